@@ -1,0 +1,97 @@
+//! The ExportWorkflow's steps. Each step is one Lambda; each long step takes the cursor it returned
+//! last time, works until its [`Deadline`](crate::Deadline), and hands back a new cursor with
+//! `done: true` once finished, so the state machine loops until a pool of any size is exported.
+//!
+//! The state machine passes every step the whole workflow state (see `statemachines/export-workflow.asl.json`)
+//! and stores each step's result under its own key: `run`, `users`, `groups`, `memberships`, `cleanup`.
+
+pub mod cleanup;
+pub mod completion;
+pub mod failure;
+pub mod groups;
+mod listing;
+pub mod memberships;
+pub mod pool_snapshot;
+pub mod single_run_guard;
+pub mod users;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::ports::PortError;
+use crate::schema::Confirmation;
+
+pub use listing::Listing;
+
+/// What every step knows about the run, produced once by the pool-snapshot step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRun {
+    /// The Step Functions execution ARN.
+    pub run_id: String,
+    pub pool_id: String,
+    /// Epoch milliseconds; every item this run writes gets it as `lastConfirmedAt`.
+    pub export_timestamp: i64,
+    pub username_attributes: Vec<String>,
+    pub mfa_configuration: String,
+    /// Set from the execution input `{"AllowMassRemoval": true}` to let the clean-up remove more users
+    /// than `CLEANUP_MAX_REMOVED_USER_SHARE` allows.
+    #[serde(default)]
+    pub allow_mass_removal: bool,
+}
+
+impl ExportRun {
+    pub fn confirmation(&self) -> Confirmation {
+        Confirmation::new(self.export_timestamp, &self.run_id)
+    }
+}
+
+/// A step failed; the message says what and what to do, the name is what Step Functions matches.
+#[derive(Debug, Error)]
+pub enum StepError {
+    #[error("{context}: {source}")]
+    Port {
+        context: String,
+        #[source]
+        source: PortError,
+    },
+    #[error("{0}")]
+    CleanupRefused(String),
+    #[error("invalid step input: {0}")]
+    InvalidInput(String),
+}
+
+impl StepError {
+    pub fn port(context: impl Into<String>) -> impl FnOnce(PortError) -> StepError {
+        let context = context.into();
+        move |source| StepError::Port { context, source }
+    }
+
+    pub fn error_name(&self) -> &'static str {
+        match self {
+            Self::Port { source, .. } => source.error_name(),
+            Self::CleanupRefused(_) => "CleanupRefused",
+            Self::InvalidInput(_) => "InvalidInput",
+        }
+    }
+}
+
+/// How many pages of one listing are written concurrently; Cognito's rate budget, not this number,
+/// bounds the call rate, so it only needs to cover the latency of a call.
+pub(crate) const CONCURRENT_LISTINGS: usize = 8;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::ExportRun;
+
+    pub fn run(username_attributes: &[&str], export_timestamp: i64) -> ExportRun {
+        ExportRun {
+            run_id: format!("arn:aws:states:us-east-1:123456789012:execution:ExportWorkflow:run-{export_timestamp}"),
+            pool_id: "us-east-1_test".into(),
+            export_timestamp,
+            username_attributes: username_attributes.iter().map(|s| s.to_string()).collect(),
+            mfa_configuration: "OFF".into(),
+            allow_mass_removal: false,
+        }
+    }
+}

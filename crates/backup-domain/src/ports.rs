@@ -1,0 +1,145 @@
+//! The small traits the workflows need from the outside world. AWS adapters live in `backup-aws`,
+//! in-memory ones in [`crate::memory`].
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::schema::{BackupItem, ItemKey, ItemType, MfaOption, PoolSnapshot};
+
+/// Why a call to the outside world failed. Adapters put the operation, the resource and what to do
+/// into the message; the kind decides how the workflow reacts (Step Functions retries `Throttled` and
+/// `Unavailable`, everything else fails the run at once).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PortError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    Throttled(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl PortError {
+    /// The error name Step Functions sees (and Retry/Catch match on).
+    pub fn error_name(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "ResourceNotFound",
+            Self::AccessDenied(_) => "AccessDenied",
+            Self::Throttled(_) => "Throttled",
+            Self::InvalidRequest(_) => "InvalidRequest",
+            Self::Unavailable(_) => "ServiceUnavailable",
+            Self::Malformed(_) => "MalformedBackupItem",
+        }
+    }
+}
+
+/// One page of a listing; `next` resumes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, C = String> {
+    pub items: Vec<T>,
+    pub next: Option<C>,
+}
+
+/// A user as the user pool lists it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PoolUser {
+    pub username: String,
+    pub attributes: BTreeMap<String, String>,
+    pub enabled: bool,
+    pub status: String,
+    pub created_at: Option<String>,
+    pub last_modified_at: Option<String>,
+    pub mfa_options: Vec<MfaOption>,
+}
+
+impl PoolUser {
+    pub const FEDERATED_STATUS: &'static str = "EXTERNAL_PROVIDER";
+
+    pub fn sub(&self) -> Option<&str> {
+        self.attributes.get("sub").map(String::as_str).filter(|s| !s.is_empty())
+    }
+
+    pub fn is_federated(&self) -> bool {
+        self.status == Self::FEDERATED_STATUS
+    }
+}
+
+/// A group as the user pool lists it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PoolGroup {
+    pub name: String,
+    pub description: Option<String>,
+    pub precedence: Option<i32>,
+    pub role_arn: Option<String>,
+    pub created_at: Option<String>,
+    pub last_modified_at: Option<String>,
+}
+
+/// The user pool being backed up (read side).
+#[async_trait]
+pub trait UserPool: Send + Sync {
+    fn pool_id(&self) -> &str;
+    async fn describe(&self) -> Result<PoolSnapshot, PortError>;
+    /// One page of users, optionally only those whose `sub` starts with `sub_prefix`.
+    async fn list_users(&self, sub_prefix: Option<&str>, token: Option<&str>) -> Result<Page<PoolUser>, PortError>;
+    async fn list_groups(&self, token: Option<&str>) -> Result<Page<PoolGroup>, PortError>;
+    async fn list_users_in_group(&self, group: &str, token: Option<&str>) -> Result<Page<PoolUser>, PortError>;
+}
+
+/// A contiguous share of a parallel table scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanSegment {
+    pub index: u32,
+    pub total: u32,
+}
+
+/// The key and type of an item the clean-up may remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleItem {
+    pub key: ItemKey,
+    pub item_type: Option<ItemType>,
+}
+
+/// The backup table.
+#[async_trait]
+pub trait BackupStore: Send + Sync {
+    /// Writes every item (overwriting same-key items); returns only when all are stored.
+    async fn put_all(&self, items: &[BackupItem]) -> Result<(), PortError>;
+    async fn get(&self, key: &ItemKey) -> Result<Option<BackupItem>, PortError>;
+    /// One page of items whose `lastConfirmedAt` is older than `before`.
+    async fn scan_confirmed_before(
+        &self,
+        before: i64,
+        segment: ScanSegment,
+        start: Option<ItemKey>,
+    ) -> Result<Page<StaleItem, ItemKey>, PortError>;
+    /// Deletes the item only if it is still older than `before` (a newer run may have confirmed it).
+    async fn delete_if_confirmed_before(&self, key: &ItemKey, before: i64) -> Result<bool, PortError>;
+}
+
+/// Where workflow outcomes are announced (an SNS topic).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn publish(&self, subject: &str, message: &str) -> Result<(), PortError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningExecution {
+    pub arn: String,
+    /// Epoch milliseconds.
+    pub started_at: i64,
+}
+
+/// The state machine's executions (Step Functions).
+#[async_trait]
+pub trait WorkflowExecutions: Send + Sync {
+    async fn running(&self, state_machine_arn: &str) -> Result<Vec<RunningExecution>, PortError>;
+}

@@ -1,0 +1,42 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Confirmation;
+
+/// One user profile (`pk = USER#<sub>`, `sk = PROFILE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserItem {
+    #[serde(flatten)]
+    pub confirmed: Confirmation,
+    pub sub: String,
+    /// Cognito's `Username` in the source pool (a UUID in username-attribute pools).
+    pub username: String,
+    /// The name the user gets in a restored pool; absent when it cannot be derived (see `pseudo_username`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudo_username: Option<String>,
+    /// Every attribute ListUsers returns, `sub` and `custom:*` included.
+    pub attributes: BTreeMap<String, String>,
+    pub enabled: bool,
+    /// `UserStatus`: CONFIRMED, UNCONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED, EXTERNAL_PROVIDER, …
+    pub status: String,
+    /// A federated (EXTERNAL_PROVIDER) user: kept in the backup, restorable only by relinking.
+    pub federated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified_at: Option<String>,
+    /// The SMS MFA options ListUsers exposes (TOTP secrets are never exposed by Cognito).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mfa_options: Vec<MfaOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaOption {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_medium: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute_name: Option<String>,
+}

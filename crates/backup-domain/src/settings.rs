@@ -1,0 +1,208 @@
+//! Names shared by the Lambda handlers, the infra crate and the local cloud: each is defined here once.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+/// Environment variables read by the workflow Lambdas.
+pub mod env {
+    /// The user pool the ExportWorkflow backs up.
+    pub const USER_POOL_ID: &str = "USER_POOL_ID";
+    /// The DynamoDB backup table (a global table on AWS).
+    pub const BACKUP_TABLE_NAME: &str = "BACKUP_TABLE_NAME";
+    /// SNS topic for workflow notifications.
+    pub const NOTIFICATION_TOPIC_ARN: &str = "NOTIFICATION_TOPIC_ARN";
+    /// `INFO_AND_ERRORS` or `ERRORS_ONLY`.
+    pub const NOTIFICATION_PREFERENCE: &str = "NOTIFICATION_PREFERENCE";
+    /// Share of each Cognito quota category the workflows may use, in (0, 1].
+    pub const COGNITO_QUOTA_SHARE: &str = "COGNITO_QUOTA_SHARE";
+    /// Seconds before the Lambda deadline at which a step stops and hands back its cursor.
+    pub const INVOCATION_SAFETY_MARGIN_SECONDS: &str = "INVOCATION_SAFETY_MARGIN_SECONDS";
+    /// How many `sub` prefix segments ListUsers is split into (1 or 16).
+    pub const USER_LIST_SEGMENTS: &str = "USER_LIST_SEGMENTS";
+    /// Largest share of backed-up users one export may remove before the clean-up refuses.
+    pub const CLEANUP_MAX_REMOVED_USER_SHARE: &str = "CLEANUP_MAX_REMOVED_USER_SHARE";
+}
+
+/// Default share of Cognito's quotas: the rest is left to the applications using the pool.
+pub const DEFAULT_QUOTA_SHARE: f64 = 0.5;
+/// A Lambda running 900 s stops 60 s early: one page of work plus SDK retries fits comfortably.
+pub const DEFAULT_SAFETY_MARGIN_SECONDS: u64 = 60;
+pub const DEFAULT_USER_LIST_SEGMENTS: usize = 16;
+pub const DEFAULT_MAX_REMOVED_USER_SHARE: f64 = 0.5;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum SettingsError {
+    #[error("environment variable {name} is not set; the stack sets it on every function, so check the function's configuration")]
+    Missing { name: &'static str },
+    #[error("environment variable {name} has the value {value:?}, which is not valid: {expected}")]
+    Invalid { name: &'static str, value: String, expected: &'static str },
+}
+
+/// Which workflow outcomes are published to the notification topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotificationPreference {
+    InfoAndErrors,
+    ErrorsOnly,
+}
+
+impl NotificationPreference {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InfoAndErrors => "INFO_AND_ERRORS",
+            Self::ErrorsOnly => "ERRORS_ONLY",
+        }
+    }
+}
+
+/// A source of variables: the process environment in Lambdas, a map in tests.
+pub trait VarSource {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl VarSource for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl VarSource for BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+fn required(src: &dyn VarSource, name: &'static str) -> Result<String, SettingsError> {
+    match src.var(name) {
+        Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        _ => Err(SettingsError::Missing { name }),
+    }
+}
+
+fn parsed<T: std::str::FromStr>(
+    src: &dyn VarSource,
+    name: &'static str,
+    default: T,
+    expected: &'static str,
+    valid: impl Fn(&T) -> bool,
+) -> Result<T, SettingsError> {
+    let Some(raw) = src.var(name).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<T>() {
+        Ok(v) if valid(&v) => Ok(v),
+        _ => Err(SettingsError::Invalid { name, value: raw, expected }),
+    }
+}
+
+/// Settings of the export steps, read once per Lambda cold start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSettings {
+    pub user_pool_id: String,
+    pub backup_table_name: String,
+    pub quota_share: f64,
+    pub safety_margin_seconds: u64,
+    pub user_list_segments: usize,
+    pub max_removed_user_share: f64,
+}
+
+impl ExportSettings {
+    pub fn from_vars(src: &dyn VarSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            user_pool_id: required(src, env::USER_POOL_ID)?,
+            backup_table_name: required(src, env::BACKUP_TABLE_NAME)?,
+            quota_share: quota_share(src)?,
+            safety_margin_seconds: parsed(
+                src,
+                env::INVOCATION_SAFETY_MARGIN_SECONDS,
+                DEFAULT_SAFETY_MARGIN_SECONDS,
+                "a whole number of seconds below 900",
+                |v| *v < 900,
+            )?,
+            user_list_segments: parsed(
+                src,
+                env::USER_LIST_SEGMENTS,
+                DEFAULT_USER_LIST_SEGMENTS,
+                "1 or 16",
+                |v| *v == 1 || *v == 16,
+            )?,
+            max_removed_user_share: parsed(
+                src,
+                env::CLEANUP_MAX_REMOVED_USER_SHARE,
+                DEFAULT_MAX_REMOVED_USER_SHARE,
+                "a number between 0 and 1",
+                |v: &f64| (0.0..=1.0).contains(v),
+            )?,
+        })
+    }
+}
+
+pub fn quota_share(src: &dyn VarSource) -> Result<f64, SettingsError> {
+    parsed(
+        src,
+        env::COGNITO_QUOTA_SHARE,
+        DEFAULT_QUOTA_SHARE,
+        "a number greater than 0 and at most 1, e.g. 0.5 for half of each Cognito quota",
+        |v: &f64| *v > 0.0 && *v <= 1.0,
+    )
+}
+
+/// Settings of the notification steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationSettings {
+    pub topic_arn: String,
+    pub preference: NotificationPreference,
+}
+
+impl NotificationSettings {
+    pub fn from_vars(src: &dyn VarSource) -> Result<Self, SettingsError> {
+        let preference = match src.var(env::NOTIFICATION_PREFERENCE).as_deref().map(str::trim) {
+            None | Some("") | Some("INFO_AND_ERRORS") => NotificationPreference::InfoAndErrors,
+            Some("ERRORS_ONLY") => NotificationPreference::ErrorsOnly,
+            Some(other) => {
+                return Err(SettingsError::Invalid {
+                    name: env::NOTIFICATION_PREFERENCE,
+                    value: other.to_owned(),
+                    expected: "INFO_AND_ERRORS or ERRORS_ONLY",
+                });
+            }
+        };
+        Ok(Self { topic_arn: required(src, env::NOTIFICATION_TOPIC_ARN)?, preference })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn export_settings_use_defaults_and_reject_bad_values() {
+        let base = [(env::USER_POOL_ID, "us-east-1_abc"), (env::BACKUP_TABLE_NAME, "t")];
+        let s = ExportSettings::from_vars(&vars(&base)).unwrap();
+        assert_eq!(s.quota_share, DEFAULT_QUOTA_SHARE);
+        assert_eq!(s.user_list_segments, 16);
+
+        let mut bad = base.to_vec();
+        bad.push((env::COGNITO_QUOTA_SHARE, "1.5"));
+        let err = ExportSettings::from_vars(&vars(&bad)).unwrap_err();
+        assert!(err.to_string().contains("COGNITO_QUOTA_SHARE"), "{err}");
+
+        let err = ExportSettings::from_vars(&vars(&base[..1])).unwrap_err();
+        assert_eq!(err, SettingsError::Missing { name: env::BACKUP_TABLE_NAME });
+    }
+
+    #[test]
+    fn notification_preference_is_validated() {
+        let v = vars(&[(env::NOTIFICATION_TOPIC_ARN, "arn"), (env::NOTIFICATION_PREFERENCE, "ERRORS_ONLY")]);
+        assert_eq!(NotificationSettings::from_vars(&v).unwrap().preference, NotificationPreference::ErrorsOnly);
+        let v = vars(&[(env::NOTIFICATION_TOPIC_ARN, "arn"), (env::NOTIFICATION_PREFERENCE, "ALL")]);
+        assert!(NotificationSettings::from_vars(&v).is_err());
+    }
+}
