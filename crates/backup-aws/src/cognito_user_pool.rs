@@ -1,0 +1,185 @@
+use async_trait::async_trait;
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_sdk_cognitoidentityprovider::types::{GroupType, SchemaAttributeType, UserPoolType, UserType};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use backup_domain::ports::{Page, PoolGroup, PoolUser, PortError, UserPool};
+use backup_domain::schema::{MfaOption, PasswordPolicy, PoolSnapshot, SchemaAttribute};
+
+use crate::errors::port_error;
+
+/// Cognito's largest page for ListUsers, ListGroups and ListUsersInGroup.
+const PAGE_LIMIT: i32 = 60;
+
+/// A Cognito user pool, read through the Cognito Identity Provider API.
+pub struct CognitoUserPool {
+    client: Client,
+    pool_id: String,
+    hint: String,
+}
+
+impl CognitoUserPool {
+    pub fn new(client: Client, pool_id: impl Into<String>) -> Self {
+        let pool_id = pool_id.into();
+        let region = client.config().region().map(|r| r.to_string()).unwrap_or_else(|| "the configured Region".into());
+        let hint = format!(
+            "Check that user pool {pool_id} exists in {region} and that the function's role may call this Cognito action on it."
+        );
+        Self { client, pool_id, hint }
+    }
+
+    fn err<E>(&self, operation: &str, e: E) -> PortError
+    where
+        E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        port_error(&format!("{operation} on user pool {}", self.pool_id), &self.hint, e)
+    }
+}
+
+fn iso(d: Option<&DateTime>) -> Option<String> {
+    d.and_then(|d| d.fmt(Format::DateTime).ok())
+}
+
+fn pool_user(u: &UserType) -> PoolUser {
+    PoolUser {
+        username: u.username().unwrap_or_default().to_owned(),
+        attributes: u
+            .attributes()
+            .iter()
+            .map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned()))
+            .collect(),
+        enabled: u.enabled(),
+        status: u.user_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        created_at: iso(u.user_create_date()),
+        last_modified_at: iso(u.user_last_modified_date()),
+        mfa_options: u
+            .mfa_options()
+            .iter()
+            .map(|o| MfaOption {
+                delivery_medium: o.delivery_medium().map(|d| d.as_str().to_owned()),
+                attribute_name: o.attribute_name().map(str::to_owned),
+            })
+            .collect(),
+    }
+}
+
+fn pool_group(g: &GroupType) -> PoolGroup {
+    PoolGroup {
+        name: g.group_name().unwrap_or_default().to_owned(),
+        description: g.description().map(str::to_owned),
+        precedence: g.precedence(),
+        role_arn: g.role_arn().map(str::to_owned),
+        created_at: iso(g.creation_date()),
+        last_modified_at: iso(g.last_modified_date()),
+    }
+}
+
+fn schema_attribute(a: &SchemaAttributeType) -> SchemaAttribute {
+    let strings = a.string_attribute_constraints();
+    let numbers = a.number_attribute_constraints();
+    SchemaAttribute {
+        name: a.name().unwrap_or_default().to_owned(),
+        data_type: a.attribute_data_type().map(|t| t.as_str().to_owned()),
+        developer_only: a.developer_only_attribute(),
+        mutable: a.mutable(),
+        required: a.required(),
+        min_length: strings.and_then(|s| s.min_length()).map(str::to_owned),
+        max_length: strings.and_then(|s| s.max_length()).map(str::to_owned),
+        min_value: numbers.and_then(|n| n.min_value()).map(str::to_owned),
+        max_value: numbers.and_then(|n| n.max_value()).map(str::to_owned),
+    }
+}
+
+fn snapshot(pool_id: &str, p: &UserPoolType) -> PoolSnapshot {
+    PoolSnapshot {
+        pool_id: pool_id.to_owned(),
+        pool_name: p.name().map(str::to_owned),
+        username_attributes: p.username_attributes().iter().map(|a| a.as_str().to_owned()).collect(),
+        alias_attributes: p.alias_attributes().iter().map(|a| a.as_str().to_owned()).collect(),
+        auto_verified_attributes: p.auto_verified_attributes().iter().map(|a| a.as_str().to_owned()).collect(),
+        username_case_sensitive: p.username_configuration().map(|c| c.case_sensitive()),
+        mfa_configuration: p.mfa_configuration().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "OFF".into()),
+        schema: p.schema_attributes().iter().map(schema_attribute).collect(),
+        password_policy: p.policies().and_then(|p| p.password_policy()).map(|pp| PasswordPolicy {
+            minimum_length: pp.minimum_length(),
+            require_uppercase: pp.require_uppercase(),
+            require_lowercase: pp.require_lowercase(),
+            require_numbers: pp.require_numbers(),
+            require_symbols: pp.require_symbols(),
+            temporary_password_validity_days: Some(pp.temporary_password_validity_days()).filter(|d| *d > 0),
+            password_history_size: pp.password_history_size(),
+        }),
+        estimated_number_of_users: Some(i64::from(p.estimated_number_of_users())),
+    }
+}
+
+#[async_trait]
+impl UserPool for CognitoUserPool {
+    fn pool_id(&self) -> &str {
+        &self.pool_id
+    }
+
+    async fn describe(&self) -> Result<PoolSnapshot, PortError> {
+        let out = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.pool_id)
+            .send()
+            .await
+            .map_err(|e| self.err("DescribeUserPool", e))?;
+        let pool = out
+            .user_pool()
+            .ok_or_else(|| PortError::Unavailable(format!("DescribeUserPool returned no pool for {}", self.pool_id)))?;
+        Ok(snapshot(&self.pool_id, pool))
+    }
+
+    async fn list_users(&self, sub_prefix: Option<&str>, token: Option<&str>) -> Result<Page<PoolUser>, PortError> {
+        let out = self
+            .client
+            .list_users()
+            .user_pool_id(&self.pool_id)
+            .limit(PAGE_LIMIT)
+            .set_filter(sub_prefix.map(|p| format!("sub ^= \"{p}\"")))
+            .set_pagination_token(token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| self.err("ListUsers", e))?;
+        Ok(Page {
+            items: out.users().iter().map(pool_user).collect(),
+            next: out.pagination_token().filter(|t| !t.is_empty()).map(str::to_owned),
+        })
+    }
+
+    async fn list_groups(&self, token: Option<&str>) -> Result<Page<PoolGroup>, PortError> {
+        let out = self
+            .client
+            .list_groups()
+            .user_pool_id(&self.pool_id)
+            .limit(PAGE_LIMIT)
+            .set_next_token(token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| self.err("ListGroups", e))?;
+        Ok(Page {
+            items: out.groups().iter().map(pool_group).collect(),
+            next: out.next_token().filter(|t| !t.is_empty()).map(str::to_owned),
+        })
+    }
+
+    async fn list_users_in_group(&self, group: &str, token: Option<&str>) -> Result<Page<PoolUser>, PortError> {
+        let out = self
+            .client
+            .list_users_in_group()
+            .user_pool_id(&self.pool_id)
+            .group_name(group)
+            .limit(PAGE_LIMIT)
+            .set_next_token(token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| self.err("ListUsersInGroup", e))?;
+        Ok(Page {
+            items: out.users().iter().map(pool_user).collect(),
+            next: out.next_token().filter(|t| !t.is_empty()).map(str::to_owned),
+        })
+    }
+}
