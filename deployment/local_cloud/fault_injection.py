@@ -1,0 +1,74 @@
+"""Makes chosen AWS calls fail, so tests can show what a throttled, denied or failing call does.
+
+A rule matches JSON-protocol calls by their X-Amz-Target operation (e.g. "ListUsersInGroup") and, if
+given, a substring of the request body (a pool ID or table name, so parallel tests do not disturb each
+other). It answers with the given AWS error `count` times (or until cleared), after letting `skip`
+matching calls through.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import uuid
+
+
+class FaultRules:
+    def __init__(self):
+        self.rules: list[dict] = []
+        self.lock = threading.Lock()
+
+    def add(self, rule: dict) -> dict:
+        rule = {
+            "id": rule.get("id") or str(uuid.uuid4()),
+            "operation": rule["operation"],
+            "match": rule.get("match"),
+            "errorCode": rule.get("errorCode", "InternalErrorException"),
+            "status": int(rule.get("status", 500)),
+            "message": rule.get("message", "fault injected by the local cloud"),
+            "count": rule.get("count"),
+            "skip": int(rule.get("skip", 0)),
+            "hits": 0,
+        }
+        with self.lock:
+            self.rules.append(rule)
+        return rule
+
+    def clear(self, rule_id: str | None = None) -> None:
+        with self.lock:
+            self.rules = [r for r in self.rules if rule_id and r["id"] != rule_id]
+
+    def list(self) -> list[dict]:
+        with self.lock:
+            return [dict(r) for r in self.rules]
+
+    def intercept(self, environ) -> tuple[int, bytes, str] | None:
+        """Returns (status, body, error code) when a rule fires for this request."""
+        if not self.rules:
+            return None
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        operation = target.rsplit(".", 1)[-1]
+        if not operation:
+            return None
+        body = None
+        with self.lock:
+            for rule in self.rules:
+                if rule["operation"] != operation:
+                    continue
+                if rule["match"]:
+                    if body is None:
+                        length = int(environ.get("CONTENT_LENGTH") or 0)
+                        body = environ["wsgi.input"].read(length) if length else b""
+                        environ["wsgi.input"] = io.BytesIO(body)
+                    if rule["match"].encode() not in body:
+                        continue
+                if rule["skip"] > 0:
+                    rule["skip"] -= 1
+                    continue
+                if rule["count"] is not None and rule["hits"] >= int(rule["count"]):
+                    continue
+                rule["hits"] += 1
+                payload = json.dumps({"__type": rule["errorCode"], "message": rule["message"]}).encode()
+                return rule["status"], payload, rule["errorCode"]
+        return None

@@ -1,0 +1,326 @@
+//! Deploys the stack's definitions into the local cloud through the AWS SDK (create or update, so a
+//! second deploy of the same prefix updates in place).
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification, ScalarAttributeType,
+    SseSpecification, StreamSpecification, StreamViewType,
+};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
+use backup_domain::schema::{PARTITION_KEY, SORT_KEY};
+use serde_json::json;
+
+use crate::definitions::{EXPORT_WORKFLOW, EnvVar, FunctionDef, StackConfig, StateMachineDef, Target};
+
+#[derive(Debug, thiserror::Error)]
+#[error("deploying {what}: {detail}")]
+pub struct DeployError {
+    what: String,
+    detail: String,
+}
+
+fn fail<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> DeployError {
+    let what = what.into();
+    move |e| DeployError { what, detail: e.to_string() }
+}
+
+fn sdk_fail<E: std::error::Error + 'static>(what: impl Into<String>) -> impl FnOnce(E) -> DeployError {
+    let what = what.into();
+    move |e| DeployError { what, detail: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string() }
+}
+
+/// What a deployment created, as printed by `infra deploy-local`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub region: String,
+    pub backup_table_name: String,
+    pub notification_topic_arn: String,
+    pub export_state_machine_arn: String,
+    pub schedule_rule_name: String,
+    pub functions: Vec<String>,
+}
+
+struct Context<'a> {
+    cfg: &'a StackConfig,
+    sdk: &'a SdkConfig,
+    region: String,
+    account: String,
+    table_name: String,
+    topic_arn: String,
+}
+
+impl Context<'_> {
+    fn arn(&self, service: &str, resource: &str) -> String {
+        format!("arn:aws:{service}:{}:{}:{resource}", self.region, self.account)
+    }
+
+    fn target_arn(&self, target: Target, sm: &StateMachineDef) -> String {
+        match target {
+            Target::PrimaryUserPool => self.arn("cognito-idp", &format!("userpool/{}", self.cfg.primary_user_pool_id)),
+            Target::BackupTable => self.arn("dynamodb", &format!("table/{}", self.table_name)),
+            Target::NotificationTopic => self.topic_arn.clone(),
+            Target::OwnStateMachine => self.arn("states", &format!("stateMachine:{}", self.cfg.state_machine_name(sm))),
+        }
+    }
+
+    fn env_value(&self, var: EnvVar) -> String {
+        match var {
+            EnvVar::UserPoolId => self.cfg.primary_user_pool_id.clone(),
+            EnvVar::BackupTableName => self.table_name.clone(),
+            EnvVar::NotificationTopicArn => self.topic_arn.clone(),
+            EnvVar::NotificationPreference => self.cfg.notification_preference.as_str().to_owned(),
+            EnvVar::QuotaShare => self.cfg.quota_share.to_string(),
+        }
+    }
+}
+
+pub async fn deploy(sdk: &SdkConfig, cfg: &StackConfig) -> Result<Deployment, DeployError> {
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let table_arn = ensure_table(sdk, &cfg.table_name()).await?;
+    let account = table_arn.split(':').nth(4).unwrap_or("000000000000").to_owned();
+    let topic_arn = ensure_topic(sdk, cfg).await?;
+    let cx = Context { cfg, sdk, region, account, table_name: cfg.table_name(), topic_arn };
+
+    let sm = &EXPORT_WORKFLOW;
+    let mut function_arns = HashMap::new();
+    for f in sm.functions {
+        function_arns.insert(f.logical_id, ensure_function(&cx, sm, f).await?);
+    }
+    let sm_arn = ensure_state_machine(&cx, sm, &function_arns).await?;
+    ensure_schedule(&cx, &sm_arn).await?;
+    Ok(Deployment {
+        region: cx.region.clone(),
+        backup_table_name: cx.table_name.clone(),
+        notification_topic_arn: cx.topic_arn.clone(),
+        export_state_machine_arn: sm_arn,
+        schedule_rule_name: cfg.schedule_rule_name(),
+        functions: sm.functions.iter().map(|f| cfg.function_name(f)).collect(),
+    })
+}
+
+async fn ensure_table(sdk: &SdkConfig, name: &str) -> Result<String, DeployError> {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    if let Ok(out) = ddb.describe_table().table_name(name).send().await
+        && let Some(arn) = out.table().and_then(|t| t.table_arn())
+    {
+        return Ok(arn.to_owned());
+    }
+    let attr = |n: &str| {
+        AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().map_err(fail("table"))
+    };
+    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().map_err(fail("table"));
+    let out = ddb
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(attr(PARTITION_KEY)?)
+        .attribute_definitions(attr(SORT_KEY)?)
+        .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
+        .key_schema(key(SORT_KEY, KeyType::Range)?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .map_err(fail("table stream"))?,
+        )
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .send()
+        .await
+        .map_err(sdk_fail(format!("backup table {name}")))?;
+    ddb.update_continuous_backups()
+        .table_name(name)
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
+                .build()
+                .map_err(fail("PITR"))?,
+        )
+        .send()
+        .await
+        .map_err(sdk_fail(format!("point-in-time recovery of {name}")))?;
+    Ok(out.table_description().and_then(|t| t.table_arn()).unwrap_or_default().to_owned())
+}
+
+async fn ensure_topic(sdk: &SdkConfig, cfg: &StackConfig) -> Result<String, DeployError> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let out = sns.create_topic().name(cfg.topic_name()).send().await.map_err(sdk_fail("notification topic"))?;
+    let arn = out.topic_arn().unwrap_or_default().to_owned();
+    if let Some(email) = &cfg.notification_email {
+        sns.subscribe()
+            .topic_arn(&arn)
+            .protocol("email")
+            .endpoint(email)
+            .send()
+            .await
+            .map_err(sdk_fail("email subscription"))?;
+    }
+    Ok(arn)
+}
+
+async fn ensure_role(cx: &Context<'_>, logical_id: &str, service: &str, statements: serde_json::Value) -> Result<String, DeployError> {
+    let iam = aws_sdk_iam::Client::new(cx.sdk);
+    let name = cx.cfg.role_name(logical_id);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]});
+    let arn = match iam.get_role().role_name(&name).send().await {
+        Ok(out) => out.role().map(|r| r.arn().to_owned()),
+        Err(_) => None,
+    };
+    let arn = match arn {
+        Some(arn) => arn,
+        None => iam
+            .create_role()
+            .role_name(&name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .map_err(sdk_fail(format!("role {name}")))?
+            .role()
+            .map(|r| r.arn().to_owned())
+            .unwrap_or_default(),
+    };
+    let policy = json!({"Version": "2012-10-17", "Statement": statements});
+    iam.put_role_policy()
+        .role_name(&name)
+        .policy_name("least-privilege")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .map_err(sdk_fail(format!("policy of role {name}")))?;
+    Ok(arn)
+}
+
+/// The IAM statements of one function: its own actions on its own resources, and its log group.
+pub fn function_statements(cx_arn: impl Fn(Target) -> String, log_group_arn: &str, f: &FunctionDef) -> serde_json::Value {
+    let mut statements: Vec<serde_json::Value> = f
+        .permissions
+        .iter()
+        .map(|p| json!({"Effect": "Allow", "Action": p.actions, "Resource": cx_arn(p.target)}))
+        .collect();
+    statements.push(json!({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": format!("{log_group_arn}:*")}));
+    serde_json::Value::Array(statements)
+}
+
+fn placeholder_zip() -> Result<Vec<u8>, DeployError> {
+    // The local cloud runs target/debug/<Handler>; the zip only satisfies the API.
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut buf);
+    zip.start_file("bootstrap", zip::write::SimpleFileOptions::default()).map_err(fail("code zip"))?;
+    zip.write_all(b"#!/bin/sh\necho 'built by cargo-lambda for AWS; the local cloud runs target/debug/<handler>'\n")
+        .map_err(fail("code zip"))?;
+    zip.finish().map_err(fail("code zip"))?;
+    Ok(buf.into_inner())
+}
+
+async fn ensure_function(cx: &Context<'_>, sm: &StateMachineDef, f: &FunctionDef) -> Result<String, DeployError> {
+    let name = cx.cfg.function_name(f);
+    let log_group = cx.arn("logs", &format!("log-group:/aws/lambda/{name}"));
+    let role = ensure_role(cx, f.logical_id, "lambda.amazonaws.com", function_statements(|t| cx.target_arn(t, sm), &log_group, f)).await?;
+    let mut variables: HashMap<String, String> = f.environment.iter().map(|v| (v.name().to_owned(), cx.env_value(*v))).collect();
+    variables.extend(cx.cfg.extra_environment.clone());
+    let environment = Environment::builder().set_variables(Some(variables)).build();
+    let timeout = cx.cfg.function_timeout_override.unwrap_or(f.timeout_seconds) as i32;
+    let lambda = aws_sdk_lambda::Client::new(cx.sdk);
+
+    if let Ok(existing) = lambda.get_function().function_name(&name).send().await {
+        lambda
+            .update_function_configuration()
+            .function_name(&name)
+            .handler(f.binary)
+            .role(&role)
+            .timeout(timeout)
+            .memory_size(f.memory_mb as i32)
+            .environment(environment)
+            .description(f.description)
+            .send()
+            .await
+            .map_err(sdk_fail(format!("function {name}")))?;
+        return Ok(existing.configuration().and_then(|c| c.function_arn()).unwrap_or_default().to_owned());
+    }
+    let out = lambda
+        .create_function()
+        .function_name(&name)
+        .runtime(Runtime::Providedal2023)
+        .architectures(Architecture::Arm64)
+        .handler(f.binary)
+        .role(&role)
+        .code(FunctionCode::builder().zip_file(Blob::new(placeholder_zip()?)).build())
+        .timeout(timeout)
+        .memory_size(f.memory_mb as i32)
+        .environment(environment)
+        .description(f.description)
+        .send()
+        .await
+        .map_err(sdk_fail(format!("function {name}")))?;
+    Ok(out.function_arn().unwrap_or_default().to_owned())
+}
+
+async fn ensure_state_machine(
+    cx: &Context<'_>,
+    sm: &StateMachineDef,
+    function_arns: &HashMap<&str, String>,
+) -> Result<String, DeployError> {
+    let name = cx.cfg.state_machine_name(sm);
+    let definition = sm
+        .definition(|f| function_arns.get(f.logical_id).cloned().unwrap_or_default())
+        .map_err(fail(format!("state machine {name}")))?;
+    let invoke = json!([{"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": function_arns.values().collect::<Vec<_>>()}]);
+    let role = ensure_role(cx, sm.logical_id, "states.amazonaws.com", invoke).await?;
+    let sfn = aws_sdk_sfn::Client::new(cx.sdk);
+    let mut pages = sfn.list_state_machines().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(sdk_fail("listing state machines"))?;
+        if let Some(existing) = page.state_machines().iter().find(|s| s.name() == name) {
+            sfn.update_state_machine()
+                .state_machine_arn(existing.state_machine_arn())
+                .definition(&definition)
+                .role_arn(&role)
+                .send()
+                .await
+                .map_err(sdk_fail(format!("state machine {name}")))?;
+            return Ok(existing.state_machine_arn().to_owned());
+        }
+    }
+    let out = sfn
+        .create_state_machine()
+        .name(&name)
+        .definition(&definition)
+        .role_arn(&role)
+        .send()
+        .await
+        .map_err(sdk_fail(format!("state machine {name}")))?;
+    Ok(out.state_machine_arn().to_owned())
+}
+
+async fn ensure_schedule(cx: &Context<'_>, sm_arn: &str) -> Result<(), DeployError> {
+    let role = ensure_role(
+        cx,
+        "ExportSchedule",
+        "events.amazonaws.com",
+        json!([{"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": sm_arn}]),
+    )
+    .await?;
+    let events = aws_sdk_eventbridge::Client::new(cx.sdk);
+    let rule = cx.cfg.schedule_rule_name();
+    events
+        .put_rule()
+        .name(&rule)
+        .schedule_expression(&cx.cfg.schedule_expression)
+        .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+        .send()
+        .await
+        .map_err(sdk_fail(format!("schedule {rule}")))?;
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("export-workflow")
+        .arn(sm_arn)
+        .role_arn(role)
+        .build()
+        .map_err(fail("schedule target"))?;
+    events.put_targets().rule(&rule).targets(target).send().await.map_err(sdk_fail(format!("target of {rule}")))?;
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! `infra`: deploys the stack into the local cloud (and, later, synthesizes CloudFormation).
+
+use std::collections::BTreeMap;
+
+use backup_domain::settings::NotificationPreference;
+use clap::{Parser, Subcommand, ValueEnum};
+use infra::definitions::StackConfig;
+
+#[derive(Parser)]
+#[command(about = "The Cognito backup stack: deploy it locally")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Preference {
+    InfoAndErrors,
+    ErrorsOnly,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create (or update) the stack's resources at AWS_ENDPOINT_URL (the local cloud).
+    DeployLocal {
+        #[arg(long)]
+        primary_user_pool_id: String,
+        #[arg(long, default_value = "cupbak")]
+        prefix: String,
+        #[arg(long, default_value = "us-west-2")]
+        backup_region: String,
+        #[arg(long, default_value = "rate(1 day)")]
+        schedule: String,
+        #[arg(long, default_value_t = backup_domain::settings::DEFAULT_QUOTA_SHARE)]
+        quota_share: f64,
+        #[arg(long)]
+        notification_email: Option<String>,
+        #[arg(long, value_enum, default_value = "info-and-errors")]
+        notification_preference: Preference,
+        /// Overrides every function's timeout, in seconds.
+        #[arg(long)]
+        function_timeout: Option<u32>,
+        /// Extra environment for every function, as NAME=VALUE.
+        #[arg(long = "env", value_parser = parse_pair)]
+        environment: Vec<(String, String)>,
+    },
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("{s:?} is not NAME=VALUE"))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match Cli::parse().command {
+        Command::DeployLocal {
+            primary_user_pool_id,
+            prefix,
+            backup_region,
+            schedule,
+            quota_share,
+            notification_email,
+            notification_preference,
+            function_timeout,
+            environment,
+        } => {
+            if !(quota_share > 0.0 && quota_share <= 1.0) {
+                return Err(format!("--quota-share must be greater than 0 and at most 1, not {quota_share}").into());
+            }
+            let cfg = StackConfig {
+                backup_region,
+                schedule_expression: schedule,
+                quota_share,
+                notification_email,
+                notification_preference: match notification_preference {
+                    Preference::InfoAndErrors => NotificationPreference::InfoAndErrors,
+                    Preference::ErrorsOnly => NotificationPreference::ErrorsOnly,
+                },
+                function_timeout_override: function_timeout,
+                extra_environment: environment.into_iter().collect::<BTreeMap<_, _>>(),
+                ..StackConfig::new(prefix, primary_user_pool_id)
+            };
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+            let deployment = infra::local_deploy::deploy(&sdk, &cfg).await?;
+            println!("{}", serde_json::to_string_pretty(&deployment)?);
+        }
+    }
+    Ok(())
+}
