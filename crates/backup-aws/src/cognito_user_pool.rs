@@ -66,7 +66,8 @@ fn pool_user(u: &UserType) -> PoolUser {
 fn pool_group(g: &GroupType) -> PoolGroup {
     PoolGroup {
         name: g.group_name().unwrap_or_default().to_owned(),
-        description: g.description().map(str::to_owned),
+        // An empty description and none restore the same way; some Cognito implementations send "".
+        description: g.description().filter(|d| !d.is_empty()).map(str::to_owned),
         precedence: g.precedence(),
         role_arn: g.role_arn().map(str::to_owned),
         created_at: iso(g.creation_date()),

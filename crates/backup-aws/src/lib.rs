@@ -10,6 +10,7 @@ mod sfn_executions;
 mod sns_notifier;
 
 pub use clients::load_sdk_config;
+pub use dynamodb_backup_store::{from_dynamo_item, to_dynamo_item};
 pub use cognito_user_pool::CognitoUserPool;
 pub use dynamodb_backup_store::DynamoDbBackupStore;
 pub use sfn_executions::StepFunctionsExecutions;

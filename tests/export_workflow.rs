@@ -1,0 +1,330 @@
+//! The ExportWorkflow, run through Step Functions in the local cloud, against pools seeded there.
+//! Needs the local cloud (deployment/run-unit-tests.sh starts it) and the built Lambda binaries.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use backup_domain::schema::{BackupItem, ExportMarkerItem, GroupItem, MembershipItem, UserItem};
+use local_harness::Result;
+use local_harness::local_cloud::{Fault, LocalCloud, Seeded};
+use local_harness::pools::{self, SeedGroup, SeedUser};
+use local_harness::workflows::{self, Execution, Inbox, backup_items, keys, run_export};
+
+/// Only the first users join groups, so the 10,000-user test stays about users, not memberships.
+const MAX_GROUPED_USERS: usize = 600;
+
+/// A seeded pool with the stack deployed for it.
+struct Scenario {
+    cloud: LocalCloud,
+    pool_id: String,
+    users: Vec<SeedUser>,
+    groups: Vec<SeedGroup>,
+    /// Fixture key → what the pool created (username, sub).
+    seeded: BTreeMap<String, Seeded>,
+    deployment: infra::local_deploy::Deployment,
+    inbox: Inbox,
+}
+
+async fn scenario(
+    label: &str,
+    username_attributes: &[&str],
+    users: Vec<SeedUser>,
+    group_count: usize,
+    tweak: impl FnOnce(&mut infra::definitions::StackConfig),
+) -> Result<Scenario> {
+    let cloud = LocalCloud::connect().await?;
+    let prefix = workflows::unique_prefix(label);
+    let pool_id = pools::create_pool(&cloud, &prefix, username_attributes).await?;
+    let groups = pools::groups_for(&users[..users.len().min(MAX_GROUPED_USERS)], group_count);
+    let seeded = cloud.seed(&pool_id, &users, &groups)?.into_iter().map(|s| (s.key.clone(), s)).collect();
+    let deployment = workflows::deploy(&cloud, &prefix, &pool_id, tweak).await?;
+    let inbox = Inbox::subscribe(&cloud, &deployment.notification_topic_arn).await?;
+    Ok(Scenario { cloud, pool_id, users, groups, seeded, deployment, inbox })
+}
+
+impl Scenario {
+    async fn export(&self) -> Result<Execution> {
+        run_export(&self.cloud, &self.deployment, "{}").await
+    }
+
+    async fn items(&self) -> Result<Vec<BackupItem>> {
+        backup_items(&self.cloud, &self.deployment.backup_table_name).await
+    }
+
+    fn sub(&self, key: &str) -> &str {
+        &self.seeded[key].sub
+    }
+
+    fn expected_memberships(&self) -> BTreeSet<(String, String)> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.members.iter().map(|m| (g.name.clone(), self.sub(m).to_owned())))
+            .collect()
+    }
+}
+
+fn users_of(items: &[BackupItem]) -> BTreeMap<String, UserItem> {
+    items.iter().filter_map(|i| if let BackupItem::User(u) = i { Some((u.sub.clone(), u.clone())) } else { None }).collect()
+}
+
+fn groups_of(items: &[BackupItem]) -> BTreeMap<String, GroupItem> {
+    items
+        .iter()
+        .filter_map(|i| if let BackupItem::Group(g) = i { Some((g.group_name.clone(), g.clone())) } else { None })
+        .collect()
+}
+
+fn memberships_of(items: &[BackupItem]) -> Vec<MembershipItem> {
+    items.iter().filter_map(|i| if let BackupItem::Membership(m) = i { Some(m.clone()) } else { None }).collect()
+}
+
+fn marker_of(items: &[BackupItem]) -> ExportMarkerItem {
+    items
+        .iter()
+        .find_map(|i| if let BackupItem::ExportMarker(m) = i { Some(m.clone()) } else { None })
+        .expect("a successful export writes the export marker")
+}
+
+fn assert_succeeded(execution: &Execution) {
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "execution failed: {:?} {:?}",
+        execution.error,
+        execution.cause
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_user_group_and_membership_is_exported_with_all_fields() -> Result<()> {
+    let s = scenario("full", &[], pools::nasty_users(130), 65, |_| {}).await?;
+    let execution = s.export().await?;
+    assert_succeeded(&execution);
+    let items = s.items().await?;
+
+    let users = users_of(&items);
+    assert_eq!(users.len(), s.users.len());
+    for seed in &s.users {
+        let item = &users[s.sub(&seed.key)];
+        let mut expected = seed.attributes.clone();
+        expected.insert("sub".into(), s.sub(&seed.key).to_owned());
+        assert_eq!(item.attributes, expected, "attributes of {}", seed.username);
+        assert_eq!(item.username, seed.username);
+        assert_eq!(item.pseudo_username.as_deref(), Some(seed.username.as_str()));
+        assert_eq!((item.enabled, item.status.as_str()), (seed.enabled, seed.status.as_str()));
+        assert_eq!(item.federated, seed.status == "EXTERNAL_PROVIDER");
+        assert!(item.created_at.is_some() && item.last_modified_at.is_some());
+    }
+
+    let groups = groups_of(&items);
+    assert_eq!(groups.len(), 65, "more than one page of groups");
+    for seed in &s.groups {
+        let item = &groups[&seed.name];
+        assert_eq!((&item.description, item.precedence, &item.role_arn), (&seed.description, seed.precedence, &seed.role_arn));
+    }
+
+    let memberships = memberships_of(&items);
+    let exported: BTreeSet<(String, String)> = memberships.iter().map(|m| (m.group_name.clone(), m.sub.clone())).collect();
+    assert_eq!(exported.len(), memberships.len(), "no membership twice");
+    assert_eq!(exported, s.expected_memberships());
+
+    let snapshot = items
+        .iter()
+        .find_map(|i| if let BackupItem::PoolSnapshot(p) = i { Some(p.pool.clone()) } else { None })
+        .expect("pool snapshot");
+    assert_eq!(snapshot.pool_id, s.pool_id);
+    assert!(snapshot.schema.iter().any(|a| a.name == "custom:note" && a.max_length.as_deref() == Some("2048")));
+
+    let marker = marker_of(&items);
+    assert_eq!(marker.counts.users, 130);
+    assert_eq!(marker.counts.federated_users, 2);
+    assert_eq!(marker.counts.disabled_users, s.users.iter().filter(|u| !u.enabled).count() as u64);
+    assert_eq!(marker.counts.groups, 65);
+    assert_eq!(marker.counts.memberships, exported.len() as u64);
+    assert_eq!(execution.output.as_ref().and_then(|o| o["counts"]["users"].as_u64()), Some(130));
+
+    let messages = s.inbox.messages().await?;
+    assert!(
+        messages.iter().any(|(subject, body)| subject.contains("succeeded") && body.contains("Users: 130")),
+        "{messages:?}"
+    );
+    assert!(!messages.iter().any(|(_, body)| body.contains("@example.com")), "no personal data in notifications");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_email_as_username_pool_is_named_by_email_and_unnameable_users_are_reported_by_sub() -> Result<()> {
+    let mut users = pools::nasty_users(40);
+    users[7].attributes.remove("email");
+    let s = scenario("email", &["email"], users, 6, |_| {}).await?;
+    assert_succeeded(&s.export().await?);
+    let items = s.items().await?;
+    let exported = users_of(&items);
+    assert_eq!(exported.len(), 40);
+    for seed in &s.users {
+        let item = &exported[s.sub(&seed.key)];
+        assert_eq!(item.username, s.seeded[&seed.key].username, "Cognito's username (the sub) is kept");
+        assert_eq!(item.pseudo_username, seed.attributes.get("email").cloned());
+    }
+    let marker = marker_of(&items);
+    assert_eq!(marker.unresolved_pseudo_usernames.count, 1);
+    assert_eq!(marker.unresolved_pseudo_usernames.subs, vec![s.sub(&s.users[7].key).to_owned()]);
+    let members: BTreeSet<(String, String)> =
+        memberships_of(&items).into_iter().map(|m| (m.group_name, m.sub)).collect();
+    assert_eq!(members, s.expected_memberships());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_re_export_removes_exactly_the_deleted_user_group_and_membership() -> Result<()> {
+    let s = scenario("reexp", &[], pools::nasty_users(60), 8, |_| {}).await?;
+    assert_succeeded(&s.export().await?);
+    let before = s.items().await?;
+
+    let gone_user = &s.users[10];
+    let gone_group = &s.groups[2];
+    let (kept_group, kept_user) = s
+        .groups
+        .iter()
+        .filter(|g| g.name != gone_group.name)
+        .find_map(|g| g.members.iter().find(|m| **m != gone_user.key).map(|m| (g, m.clone())))
+        .expect("a membership to remove");
+    let cognito = s.cloud.cognito();
+    cognito.admin_delete_user().user_pool_id(&s.pool_id).username(&gone_user.username).send().await?;
+    cognito.delete_group().user_pool_id(&s.pool_id).group_name(&gone_group.name).send().await?;
+    cognito
+        .admin_remove_user_from_group()
+        .user_pool_id(&s.pool_id)
+        .group_name(&kept_group.name)
+        .username(&s.seeded[&kept_user].username)
+        .send()
+        .await?;
+
+    let second = s.export().await?;
+    assert_succeeded(&second);
+    let after = s.items().await?;
+
+    let gone_sub = s.sub(&gone_user.key).to_owned();
+    let mut expected_removed: BTreeSet<(String, String)> = BTreeSet::new();
+    expected_removed.insert((format!("USER#{gone_sub}"), "PROFILE".into()));
+    expected_removed.insert((format!("GROUP#{}", gone_group.name), "GROUP".into()));
+    expected_removed.insert((format!("GROUP#{}", kept_group.name), format!("MEMBER#{}", s.sub(&kept_user))));
+    for g in &s.groups {
+        for m in &g.members {
+            if g.name == gone_group.name || *m == gone_user.key {
+                expected_removed.insert((format!("GROUP#{}", g.name), format!("MEMBER#{}", s.sub(m))));
+            }
+        }
+    }
+    let removed: BTreeSet<_> = keys(&before).difference(&keys(&after)).cloned().collect();
+    assert_eq!(removed, expected_removed);
+    assert!(keys(&after).is_subset(&keys(&before)), "nothing new appeared");
+
+    let marker = marker_of(&after);
+    assert_eq!(marker.counts.removed_users, 1);
+    assert_eq!(marker.counts.removed_groups, 1);
+    assert_eq!(marker.counts.removed_memberships, expected_removed.len() as u64 - 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_fails_midway_deletes_nothing_and_says_why() -> Result<()> {
+    let s = scenario("fail", &[], pools::nasty_users(30), 4, |_| {}).await?;
+    assert_succeeded(&s.export().await?);
+    let before = s.items().await?;
+    s.inbox.messages().await?;
+
+    let deleted = &s.users[3];
+    s.cloud.cognito().admin_delete_user().user_pool_id(&s.pool_id).username(&deleted.username).send().await?;
+    let fault = s.cloud.inject_fault(&Fault {
+        operation: "ListUsersInGroup".into(),
+        r#match: Some(s.pool_id.clone()),
+        error_code: "NotAuthorizedException".into(),
+        status: 400,
+        message: "User is not authorized to perform: cognito-idp:ListUsersInGroup".into(),
+        count: None,
+    })?;
+    let failed = s.export().await;
+    s.cloud.clear_fault(&fault)?;
+    let failed = failed?;
+
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    assert_eq!(failed.error.as_deref(), Some("ExportFailed"));
+    let cause = failed.cause.clone().unwrap_or_default();
+    assert!(cause.contains("ListUsersInGroup") && cause.contains("denied"), "{cause}");
+
+    let after = s.items().await?;
+    assert_eq!(keys(&after), keys(&before), "a failed run removes nothing, not even the deleted user's items");
+    assert!(users_of(&after).contains_key(s.sub(&deleted.key)));
+
+    let messages = s.inbox.messages().await?;
+    assert!(
+        messages.iter().any(|(subject, body)| subject.contains("failed")
+            && body.contains("No backup item was removed")
+            && body.contains("AccessDenied")),
+        "{messages:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_10000_user_pool_exports_across_several_invocations_with_nothing_lost_or_duplicated() -> Result<()> {
+    // A 10 s Lambda that stops 7 s early works about 3 s per invocation; at the default quota share
+    // ListUsers runs at 15 calls/s, so 10,000 users (170+ pages) need several invocations.
+    let s = scenario("big", &[], pools::nasty_users(10_000), 5, |cfg| {
+        cfg.function_timeout_override = Some(10);
+        cfg.extra_environment.insert(backup_domain::settings::env::INVOCATION_SAFETY_MARGIN_SECONDS.into(), "7".into());
+    })
+    .await?;
+    let execution = s.export().await?;
+    assert_succeeded(&execution);
+    assert!(execution.times_entered("ExportUsers") >= 2, "users took {} invocations", execution.times_entered("ExportUsers"));
+
+    let items = s.items().await?;
+    let exported: BTreeSet<String> = users_of(&items).into_keys().collect();
+    let seeded: BTreeSet<String> = s.seeded.values().map(|u| u.sub.clone()).collect();
+    assert_eq!(exported, seeded);
+    let marker = marker_of(&items);
+    assert_eq!(marker.counts.users, 10_000, "each user counted once");
+    let memberships = memberships_of(&items);
+    assert_eq!(memberships.len() as u64, marker.counts.memberships);
+    assert_eq!(
+        memberships.iter().map(|m| (m.group_name.clone(), m.sub.clone())).collect::<BTreeSet<_>>(),
+        s.expected_memberships()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_two_executions_started_together_exactly_one_proceeds() -> Result<()> {
+    let s = scenario("twice", &[], pools::nasty_users(20), 2, |_| {}).await?;
+    let arn = &s.deployment.export_state_machine_arn;
+    let (a, b) = tokio::join!(workflows::start(&s.cloud, arn, "{}"), workflows::start(&s.cloud, arn, "{}"));
+    let limit = std::time::Duration::from_secs(300);
+    let (a, b) = (workflows::wait(&s.cloud, &a?, limit).await?, workflows::wait(&s.cloud, &b?, limit).await?);
+    let (winner, loser) = if a.status == ExecutionStatus::Succeeded { (a, b) } else { (b, a) };
+    assert_succeeded(&winner);
+    assert_eq!(loser.status, ExecutionStatus::Failed);
+    assert_eq!(loser.error.as_deref(), Some("ExportAlreadyRunning"));
+    assert!(loser.cause.as_deref().unwrap_or_default().contains(&winner.arn), "{:?}", loser.cause);
+    assert_eq!(loser.times_entered("SnapshotPool"), 0, "the stopped execution never touched the backup");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_cognito_calls_are_retried_and_lose_nothing() -> Result<()> {
+    let s = scenario("throttle", &[], pools::nasty_users(200), 3, |_| {}).await?;
+    let fault = s.cloud.inject_fault(&Fault {
+        operation: "ListUsers".into(),
+        r#match: Some(s.pool_id.clone()),
+        error_code: "TooManyRequestsException".into(),
+        status: 400,
+        message: "Too many requests".into(),
+        count: Some(6),
+    })?;
+    let execution = s.export().await;
+    s.cloud.clear_fault(&fault)?;
+    assert_succeeded(&execution?);
+    assert_eq!(users_of(&s.items().await?).len(), 200);
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! A client of the local cloud: AWS SDK configuration pointed at it, and its extension endpoints.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::Result;
+
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+#[derive(Clone)]
+pub struct LocalCloud {
+    pub endpoint: String,
+    pub sdk: SdkConfig,
+}
+
+/// A fault the local cloud injects: `operation` (e.g. "ListUsersInGroup") answered with `error_code`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fault {
+    pub operation: String,
+    /// Only requests whose body contains this (a pool ID, a table name) fail.
+    pub r#match: Option<String>,
+    pub error_code: String,
+    pub status: u16,
+    pub message: String,
+    /// How many matching calls fail; `None` = all until cleared.
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Seeded {
+    pub key: String,
+    pub username: String,
+    pub sub: String,
+}
+
+impl LocalCloud {
+    /// Connects to `LOCAL_CLOUD_ENDPOINT` (default http://127.0.0.1:`LOCAL_CLOUD_PORT`, 4577).
+    pub async fn connect() -> Result<Self> {
+        Self::connect_in(DEFAULT_REGION).await
+    }
+
+    pub async fn connect_in(region: &str) -> Result<Self> {
+        let endpoint = std::env::var("LOCAL_CLOUD_ENDPOINT").unwrap_or_else(|_| {
+            format!("http://127.0.0.1:{}", std::env::var("LOCAL_CLOUD_PORT").unwrap_or_else(|_| "4577".into()))
+        });
+        if ureq::get(format!("{endpoint}/_local_cloud/health")).call().is_err() {
+            return Err(format!(
+                "the local cloud does not answer at {endpoint}; start it with `deployment/local-cloud.sh start` \
+                 (deployment/run-unit-tests.sh starts and stops it for you)"
+            )
+            .into());
+        }
+        let credentials = aws_sdk_sqs::config::Credentials::new("local-cloud", "local-cloud", None, None, "local-cloud");
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(&endpoint)
+            .credentials_provider(credentials)
+            .load()
+            .await;
+        Ok(Self { endpoint, sdk })
+    }
+
+    pub fn region(&self) -> String {
+        self.sdk.region().map(|r| r.to_string()).unwrap_or_else(|| DEFAULT_REGION.into())
+    }
+
+    pub fn cognito(&self) -> aws_sdk_cognitoidentityprovider::Client {
+        aws_sdk_cognitoidentityprovider::Client::new(&self.sdk)
+    }
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.sdk)
+    }
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk)
+    }
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
+        let mut response = ureq::post(format!("{}{path}", self.endpoint))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send_json(body)?;
+        let status = response.status();
+        let value: serde_json::Value = response.body_mut().read_json()?;
+        if !status.is_success() {
+            return Err(format!("local cloud {path} answered {status}: {value}").into());
+        }
+        Ok(value)
+    }
+
+    /// Fills a user pool through the local cloud's bulk path; returns each user's username and sub.
+    pub fn seed(&self, pool_id: &str, users: &[crate::pools::SeedUser], groups: &[crate::pools::SeedGroup]) -> Result<Vec<Seeded>> {
+        let mut seeded = Vec::with_capacity(users.len());
+        // Chunks keep each request small; groups go last, once all their members exist.
+        for chunk in users.chunks(5_000) {
+            let out = self.post(
+                "/_local_cloud/cognito/seed",
+                json!({"region": self.region(), "userPoolId": pool_id, "users": chunk}),
+            )?;
+            seeded.extend(serde_json::from_value::<Vec<Seeded>>(out["users"].clone())?);
+        }
+        if !groups.is_empty() {
+            // Members are named by fixture key; the pool knows them by username (a UUID in email pools).
+            let username: std::collections::HashMap<&str, &str> =
+                seeded.iter().map(|s| (s.key.as_str(), s.username.as_str())).collect();
+            let groups: Vec<crate::pools::SeedGroup> = groups
+                .iter()
+                .map(|g| crate::pools::SeedGroup {
+                    members: g.members.iter().map(|m| username.get(m.as_str()).copied().unwrap_or(m).to_owned()).collect(),
+                    ..g.clone()
+                })
+                .collect();
+            self.post("/_local_cloud/cognito/seed", json!({"region": self.region(), "userPoolId": pool_id, "groups": groups}))?;
+        }
+        Ok(seeded)
+    }
+
+    /// Makes matching calls fail until [`clear_fault`](Self::clear_fault); returns the rule's id.
+    pub fn inject_fault(&self, fault: &Fault) -> Result<String> {
+        let rule = self.post("/_local_cloud/faults", serde_json::to_value(fault)?)?;
+        Ok(rule["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    pub fn clear_fault(&self, id: &str) -> Result<()> {
+        ureq::delete(format!("{}/_local_cloud/faults", self.endpoint))
+            .force_send_body()
+            .send_json(json!({"id": id}))?;
+        Ok(())
+    }
+}
