@@ -5,7 +5,7 @@
 #   deployment/local-cloud.sh start      start it in the background (no-op if running); prints the endpoint
 #   deployment/local-cloud.sh stop       stop it (no-op if stopped)
 #   deployment/local-cloud.sh status     print the endpoint if running, exit 1 if not
-#   deployment/local-cloud.sh deploy --primary-user-pool-id ID [infra deploy-local options]
+#   deployment/local-cloud.sh deploy --primary-user-pool-id ID [infra deploy options]
 #                                        build the Lambdas and deploy the stack's resources into it
 #
 # Environment: LOCAL_CLOUD_PORT (default 4577), LOCAL_CLOUD_STATE_DIR (default .local-cloud),
@@ -71,7 +71,7 @@ deploy() {
   (cd "$ROOT" && cargo build --quiet --workspace --all-targets)
   AWS_ENDPOINT_URL="$ENDPOINT" AWS_REGION="${AWS_REGION:-us-east-1}" \
     AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local-cloud}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local-cloud}" \
-    "$TARGET_DIR/debug/infra" deploy-local "$@"
+    "$TARGET_DIR/debug/infra" deploy "$@"
 }
 
 case "${1:-}" in

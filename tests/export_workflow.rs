@@ -236,14 +236,14 @@ async fn a_run_that_fails_midway_deletes_nothing_and_says_why() -> Result<()> {
 
     let deleted = &s.users[3];
     s.cloud.cognito().admin_delete_user().user_pool_id(&s.pool_id).username(&deleted.username).send().await?;
-    let fault = s.cloud.inject_fault(&Fault {
-        operation: "ListUsersInGroup".into(),
-        r#match: Some(s.pool_id.clone()),
-        error_code: "NotAuthorizedException".into(),
-        status: 400,
-        message: "User is not authorized to perform: cognito-idp:ListUsersInGroup".into(),
-        count: None,
-    })?;
+    let fault = s.cloud.inject_fault(&Fault::error(
+        "ListUsersInGroup",
+        &s.pool_id,
+        "NotAuthorizedException",
+        400,
+        "User is not authorized to perform: cognito-idp:ListUsersInGroup",
+        None,
+    ))?;
     let failed = s.export().await;
     s.cloud.clear_fault(&fault)?;
     let failed = failed?;
@@ -314,14 +314,7 @@ async fn of_two_executions_started_together_exactly_one_proceeds() -> Result<()>
 #[tokio::test(flavor = "multi_thread")]
 async fn throttled_cognito_calls_are_retried_and_lose_nothing() -> Result<()> {
     let s = scenario("throttle", &[], pools::nasty_users(200), 3, |_| {}).await?;
-    let fault = s.cloud.inject_fault(&Fault {
-        operation: "ListUsers".into(),
-        r#match: Some(s.pool_id.clone()),
-        error_code: "TooManyRequestsException".into(),
-        status: 400,
-        message: "Too many requests".into(),
-        count: Some(6),
-    })?;
+    let fault = s.cloud.inject_fault(&Fault::error("ListUsers", &s.pool_id, "TooManyRequestsException", 400, "Too many requests", Some(6)))?;
     let execution = s.export().await;
     s.cloud.clear_fault(&fault)?;
     assert_succeeded(&execution?);

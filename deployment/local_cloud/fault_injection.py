@@ -1,9 +1,10 @@
-"""Makes chosen AWS calls fail, so tests can show what a throttled, denied or failing call does.
+"""Makes chosen AWS calls fail or slow, so tests can show what a throttled, denied or failing call does
+and benchmarks can give calls the latency they have on AWS.
 
 A rule matches JSON-protocol calls by their X-Amz-Target operation (e.g. "ListUsersInGroup") and, if
 given, a substring of the request body (a pool ID or table name, so parallel tests do not disturb each
 other). It answers with the given AWS error `count` times (or until cleared), after letting `skip`
-matching calls through.
+matching calls through. A rule with `delayMs` and no `errorCode` delays matching calls instead.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import uuid
 
 
@@ -24,7 +26,8 @@ class FaultRules:
             "id": rule.get("id") or str(uuid.uuid4()),
             "operation": rule["operation"],
             "match": rule.get("match"),
-            "errorCode": rule.get("errorCode", "InternalErrorException"),
+            "errorCode": rule.get("errorCode", None if rule.get("delayMs") else "InternalErrorException"),
+            "delayMs": int(rule.get("delayMs") or 0),
             "status": int(rule.get("status", 500)),
             "message": rule.get("message", "fault injected by the local cloud"),
             "count": rule.get("count"),
@@ -52,6 +55,8 @@ class FaultRules:
         if not operation:
             return None
         body = None
+        delay_ms = 0
+        answer = None
         with self.lock:
             for rule in self.rules:
                 if rule["operation"] != operation:
@@ -69,6 +74,12 @@ class FaultRules:
                 if rule["count"] is not None and rule["hits"] >= int(rule["count"]):
                     continue
                 rule["hits"] += 1
+                if rule["errorCode"] is None:
+                    delay_ms = max(delay_ms, rule["delayMs"])
+                    continue
                 payload = json.dumps({"__type": rule["errorCode"], "message": rule["message"]}).encode()
-                return rule["status"], payload, rule["errorCode"]
-        return None
+                answer = rule["status"], payload, rule["errorCode"]
+                break
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
+        return answer

@@ -209,10 +209,12 @@ class LambdaRunner:
                         w.stop()
 
     def stop_all(self):
+        """At exit: end every worker process (their HTTP servers are daemon threads and end with us)."""
         with self.lock:
             for pool in self.idle.values():
                 for w in pool:
-                    w.stop()
+                    if w.alive():
+                        w.proc.kill()
             self.idle.clear()
 
 

@@ -21,6 +21,9 @@ pub struct StackConfig {
     pub function_timeout_override: Option<u32>,
     /// Extra environment for every function (e.g. a smaller INVOCATION_SAFETY_MARGIN_SECONDS locally).
     pub extra_environment: BTreeMap<String, String>,
+    /// Where `cargo lambda build --output-format zip` left `<binary>/bootstrap.zip`; `None` deploys a
+    /// placeholder (the local cloud runs `target/debug/<binary>` itself).
+    pub lambda_zip_dir: Option<std::path::PathBuf>,
 }
 
 impl StackConfig {
@@ -35,6 +38,7 @@ impl StackConfig {
             notification_preference: NotificationPreference::InfoAndErrors,
             function_timeout_override: None,
             extra_environment: BTreeMap::new(),
+            lambda_zip_dir: None,
         }
     }
 

@@ -1,5 +1,6 @@
-//! Deploys the stack's definitions into the local cloud through the AWS SDK (create or update, so a
-//! second deploy of the same prefix updates in place).
+//! Deploys the stack's definitions through the AWS SDK (create or update, so a second deploy of the same
+//! prefix updates in place): into the local cloud, or into one Region of a real account when given the
+//! cargo-lambda zips. The CloudFormation templates (global table replica, StackSet) are the production path.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -33,7 +34,7 @@ fn sdk_fail<E: std::error::Error + 'static>(what: impl Into<String>) -> impl FnO
     move |e| DeployError { what, detail: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string() }
 }
 
-/// What a deployment created, as printed by `infra deploy-local`.
+/// What a deployment created, as printed by `infra deploy`.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
@@ -217,6 +218,23 @@ fn placeholder_zip() -> Result<Vec<u8>, DeployError> {
     Ok(buf.into_inner())
 }
 
+fn function_code(cfg: &StackConfig, f: &FunctionDef) -> Result<Vec<u8>, DeployError> {
+    match &cfg.lambda_zip_dir {
+        Some(dir) => {
+            let path = dir.join(f.binary).join("bootstrap.zip");
+            std::fs::read(&path).map_err(fail(format!(
+                "code of {} from {} (build it with `cargo lambda build --release --arm64 --output-format zip`)",
+                f.binary,
+                path.display()
+            )))
+        }
+        None => placeholder_zip(),
+    }
+}
+
+/// IAM roles take a few seconds to become usable by Lambda on AWS; creation is retried meanwhile.
+const ROLE_PROPAGATION_ATTEMPTS: u32 = 10;
+
 async fn ensure_function(cx: &Context<'_>, sm: &StateMachineDef, f: &FunctionDef) -> Result<String, DeployError> {
     let name = cx.cfg.function_name(f);
     let log_group = cx.arn("logs", &format!("log-group:/aws/lambda/{name}"));
@@ -227,7 +245,18 @@ async fn ensure_function(cx: &Context<'_>, sm: &StateMachineDef, f: &FunctionDef
     let timeout = cx.cfg.function_timeout_override.unwrap_or(f.timeout_seconds) as i32;
     let lambda = aws_sdk_lambda::Client::new(cx.sdk);
 
+    let code = function_code(cx.cfg, f)?;
     if let Ok(existing) = lambda.get_function().function_name(&name).send().await {
+        if cx.cfg.lambda_zip_dir.is_some() {
+            lambda
+                .update_function_code()
+                .function_name(&name)
+                .zip_file(Blob::new(code.clone()))
+                .architectures(Architecture::Arm64)
+                .send()
+                .await
+                .map_err(sdk_fail(format!("code of function {name}")))?;
+        }
         lambda
             .update_function_configuration()
             .function_name(&name)
@@ -242,22 +271,35 @@ async fn ensure_function(cx: &Context<'_>, sm: &StateMachineDef, f: &FunctionDef
             .map_err(sdk_fail(format!("function {name}")))?;
         return Ok(existing.configuration().and_then(|c| c.function_arn()).unwrap_or_default().to_owned());
     }
-    let out = lambda
-        .create_function()
-        .function_name(&name)
-        .runtime(Runtime::Providedal2023)
-        .architectures(Architecture::Arm64)
-        .handler(f.binary)
-        .role(&role)
-        .code(FunctionCode::builder().zip_file(Blob::new(placeholder_zip()?)).build())
-        .timeout(timeout)
-        .memory_size(f.memory_mb as i32)
-        .environment(environment)
-        .description(f.description)
-        .send()
-        .await
-        .map_err(sdk_fail(format!("function {name}")))?;
-    Ok(out.function_arn().unwrap_or_default().to_owned())
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = lambda
+            .create_function()
+            .function_name(&name)
+            .runtime(Runtime::Providedal2023)
+            .architectures(Architecture::Arm64)
+            // provided.al2023 runs `bootstrap` and ignores Handler; the local cloud runs target/debug/<Handler>.
+            .handler(f.binary)
+            .role(&role)
+            .code(FunctionCode::builder().zip_file(Blob::new(code.clone())).build())
+            .timeout(timeout)
+            .memory_size(f.memory_mb as i32)
+            .environment(environment.clone())
+            .description(f.description)
+            .send()
+            .await;
+        match result {
+            Ok(out) => return Ok(out.function_arn().unwrap_or_default().to_owned()),
+            Err(e)
+                if attempt < ROLE_PROPAGATION_ATTEMPTS
+                    && e.as_service_error().is_some_and(|s| s.is_invalid_parameter_value_exception()) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            }
+            Err(e) => return Err(sdk_fail(format!("function {name}"))(e)),
+        }
+    }
 }
 
 async fn ensure_state_machine(

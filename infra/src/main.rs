@@ -21,8 +21,9 @@ enum Preference {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create (or update) the stack's resources at AWS_ENDPOINT_URL (the local cloud).
-    DeployLocal {
+    /// Create (or update) the stack's resources: in the local cloud when AWS_ENDPOINT_URL points at it,
+    /// in the configured account and Region otherwise (then pass --lambda-zip-dir).
+    Deploy {
         #[arg(long)]
         primary_user_pool_id: String,
         #[arg(long, default_value = "cupbak")]
@@ -43,6 +44,10 @@ enum Command {
         /// Extra environment for every function, as NAME=VALUE.
         #[arg(long = "env", value_parser = parse_pair)]
         environment: Vec<(String, String)>,
+        /// Deploy the real code: the folder where `cargo lambda build --release --arm64 --output-format zip`
+        /// left `<binary>/bootstrap.zip` (target/lambda). Without it, a placeholder for the local cloud.
+        #[arg(long)]
+        lambda_zip_dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -53,7 +58,7 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
-        Command::DeployLocal {
+        Command::Deploy {
             primary_user_pool_id,
             prefix,
             backup_region,
@@ -63,6 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             notification_preference,
             function_timeout,
             environment,
+            lambda_zip_dir,
         } => {
             if !(quota_share > 0.0 && quota_share <= 1.0) {
                 return Err(format!("--quota-share must be greater than 0 and at most 1, not {quota_share}").into());
@@ -78,6 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
                 function_timeout_override: function_timeout,
                 extra_environment: environment.into_iter().collect::<BTreeMap<_, _>>(),
+                lambda_zip_dir,
                 ..StackConfig::new(prefix, primary_user_pool_id)
             };
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;

@@ -14,18 +14,50 @@ pub struct LocalCloud {
     pub sdk: SdkConfig,
 }
 
-/// A fault the local cloud injects: `operation` (e.g. "ListUsersInGroup") answered with `error_code`.
+/// A fault the local cloud injects into calls of `operation` (e.g. "ListUsersInGroup"): an AWS error
+/// answer, or added latency.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Fault {
     pub operation: String,
-    /// Only requests whose body contains this (a pool ID, a table name) fail.
+    /// Only requests whose body contains this (a pool ID, a table name) are affected.
     pub r#match: Option<String>,
-    pub error_code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     pub status: u16,
     pub message: String,
-    /// How many matching calls fail; `None` = all until cleared.
+    /// How many matching calls are affected; `None` = all until cleared.
     pub count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+}
+
+impl Fault {
+    /// Matching calls fail with `error_code` (HTTP `status`).
+    pub fn error(operation: &str, matching: &str, error_code: &str, status: u16, message: &str, count: Option<u32>) -> Self {
+        Self {
+            operation: operation.into(),
+            r#match: Some(matching.into()),
+            error_code: Some(error_code.into()),
+            status,
+            message: message.into(),
+            count,
+            delay_ms: None,
+        }
+    }
+
+    /// Every matching call takes `delay_ms` longer, like a call to AWS over the network.
+    pub fn latency(operation: &str, matching: &str, delay_ms: u64) -> Self {
+        Self {
+            operation: operation.into(),
+            r#match: Some(matching.into()),
+            error_code: None,
+            status: 200,
+            message: String::new(),
+            count: None,
+            delay_ms: Some(delay_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
