@@ -7,7 +7,6 @@ import atexit
 import json
 import os
 import signal
-import sys
 import traceback
 
 
@@ -88,7 +87,12 @@ def main() -> None:
             return [payload]
         return moto_app(environ, start_response)
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    def terminate(*_):
+        # Interpreter shutdown would wait for moto's worker threads; nothing here needs flushing.
+        runner.stop_all()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, terminate)
     print(f"local cloud listening on {endpoint}", flush=True)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
