@@ -32,9 +32,20 @@ async fn scenario(
     group_count: usize,
     tweak: impl FnOnce(&mut infra::definitions::StackConfig),
 ) -> Result<Scenario> {
+    scenario_with_mfa(label, username_attributes, "OFF", users, group_count, tweak).await
+}
+
+async fn scenario_with_mfa(
+    label: &str,
+    username_attributes: &[&str],
+    mfa: &str,
+    users: Vec<SeedUser>,
+    group_count: usize,
+    tweak: impl FnOnce(&mut infra::definitions::StackConfig),
+) -> Result<Scenario> {
     let cloud = LocalCloud::connect().await?;
     let prefix = workflows::unique_prefix(label);
-    let pool_id = pools::create_pool(&cloud, &prefix, username_attributes).await?;
+    let pool_id = pools::create_pool_with_mfa(&cloud, &prefix, username_attributes, mfa).await?;
     let groups = pools::groups_for(&users[..users.len().min(MAX_GROUPED_USERS)], group_count);
     let seeded = cloud.seed(&pool_id, &users, &groups)?.into_iter().map(|s| (s.key.clone(), s)).collect();
     let deployment = workflows::deploy(&cloud, &prefix, &pool_id, tweak).await?;
@@ -319,5 +330,42 @@ async fn throttled_cognito_calls_are_retried_and_lose_nothing() -> Result<()> {
     s.cloud.clear_fault(&fault)?;
     assert_succeeded(&execution?);
     assert_eq!(users_of(&s.items().await?).len(), 200);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mfa_pool_with_email_and_phone_sign_in_is_exported_not_refused() -> Result<()> {
+    let mut users = pools::nasty_users(24);
+    users[8].attributes.remove("email");
+    let s = scenario_with_mfa("mfa", &["email", "phone_number"], "OPTIONAL", users, 3, |_| {}).await?;
+    let with_sms = &s.seeded[&s.users[4].key];
+    s.cloud
+        .cognito()
+        .admin_set_user_mfa_preference()
+        .user_pool_id(&s.pool_id)
+        .username(&with_sms.username)
+        .sms_mfa_settings(
+            aws_sdk_cognitoidentityprovider::types::SmsMfaSettingsType::builder().enabled(true).preferred_mfa(true).build(),
+        )
+        .send()
+        .await?;
+
+    assert_succeeded(&s.export().await?);
+    let items = s.items().await?;
+    let snapshot = items
+        .iter()
+        .find_map(|i| if let BackupItem::PoolSnapshot(p) = i { Some(p.pool.clone()) } else { None })
+        .expect("pool snapshot");
+    assert_eq!(snapshot.mfa_configuration, "OPTIONAL");
+    assert_eq!(snapshot.username_attributes, vec!["email", "phone_number"]);
+
+    let exported = users_of(&items);
+    assert_eq!(exported.len(), 24);
+    let sms_user = &exported[&with_sms.sub];
+    assert_eq!(sms_user.pseudo_username, s.users[4].attributes.get("email").cloned(), "email is preferred");
+    let mfa = sms_user.mfa_settings.clone().expect("MFA settings of an MFA pool's user");
+    assert_eq!((mfa.enabled, mfa.preferred.as_deref()), (vec!["SMS_MFA".to_string()], Some("SMS_MFA")));
+    let phone_only = &exported[s.sub(&s.users[8].key)];
+    assert_eq!(phone_only.pseudo_username, s.users[8].attributes.get("phone_number").cloned(), "phone is the fallback");
     Ok(())
 }

@@ -160,7 +160,11 @@ pub const EXPORT_FUNCTIONS: &[FunctionDef] = &[
         timeout_seconds: 900,
         memory_mb: 256,
         environment: EXPORT_ENV,
-        permissions: &[Permission { actions: &["cognito-idp:ListUsers"], target: Target::PrimaryUserPool }, WRITE_ITEMS],
+        permissions: &[
+            // AdminGetUser only in pools with MFA: it is the one call that exposes a user's MFA settings.
+            Permission { actions: &["cognito-idp:ListUsers", "cognito-idp:AdminGetUser"], target: Target::PrimaryUserPool },
+            WRITE_ITEMS,
+        ],
     },
     FunctionDef {
         logical_id: "ExportGroups",

@@ -53,6 +53,11 @@ pub const NASTY_VALUES: &[&str] = &[
 
 /// A pool with the custom attributes the fixtures use; `username_attributes` e.g. `&["email"]`.
 pub async fn create_pool(cloud: &LocalCloud, name: &str, username_attributes: &[&str]) -> Result<String> {
+    create_pool_with_mfa(cloud, name, username_attributes, "OFF").await
+}
+
+/// [`create_pool`] with an MFA configuration: `OFF`, `OPTIONAL` or `ON`.
+pub async fn create_pool_with_mfa(cloud: &LocalCloud, name: &str, username_attributes: &[&str], mfa: &str) -> Result<String> {
     let custom_string = |n: &str, max: &str| {
         SchemaAttributeType::builder()
             .name(n)
@@ -76,6 +81,7 @@ pub async fn create_pool(cloud: &LocalCloud, name: &str, username_attributes: &[
         .schema(score)
         .set_username_attributes(Some(username_attributes.iter().map(|a| UsernameAttributeType::from(*a)).collect()))
         .auto_verified_attributes(aws_sdk_cognitoidentityprovider::types::VerifiedAttributeType::Email)
+        .mfa_configuration(aws_sdk_cognitoidentityprovider::types::UserPoolMfaType::from(mfa))
         .send()
         .await?;
     Ok(out.user_pool().and_then(|p| p.id()).ok_or("CreateUserPool returned no id")?.to_owned())

@@ -4,7 +4,7 @@ use aws_sdk_cognitoidentityprovider::types::{GroupType, SchemaAttributeType, Use
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use backup_domain::ports::{Page, PoolGroup, PoolUser, PortError, UserPool};
-use backup_domain::schema::{MfaOption, PasswordPolicy, PoolSnapshot, SchemaAttribute};
+use backup_domain::schema::{MfaOption, PasswordPolicy, PoolSnapshot, SchemaAttribute, UserMfaSettings};
 
 use crate::errors::port_error;
 
@@ -181,6 +181,21 @@ impl UserPool for CognitoUserPool {
         Ok(Page {
             items: out.users().iter().map(pool_user).collect(),
             next: out.next_token().filter(|t| !t.is_empty()).map(str::to_owned),
+        })
+    }
+
+    async fn user_mfa(&self, username: &str) -> Result<UserMfaSettings, PortError> {
+        let out = self
+            .client
+            .admin_get_user()
+            .user_pool_id(&self.pool_id)
+            .username(username)
+            .send()
+            .await
+            .map_err(|e| self.err("AdminGetUser", e))?;
+        Ok(UserMfaSettings {
+            enabled: out.user_mfa_setting_list().to_vec(),
+            preferred: out.preferred_mfa_setting().filter(|p| !p.is_empty()).map(str::to_owned),
         })
     }
 }

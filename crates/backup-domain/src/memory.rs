@@ -9,7 +9,7 @@ use crate::ports::{
     BackupStore, Notifier, Page, PoolGroup, PoolUser, PortError, RunningExecution, ScanSegment, StaleItem, UserPool,
     WorkflowExecutions,
 };
-use crate::schema::{BackupItem, ItemKey, ItemType, PoolSnapshot};
+use crate::schema::{BackupItem, ItemKey, ItemType, PoolSnapshot, UserMfaSettings};
 
 fn offset(token: Option<&str>) -> usize {
     token.and_then(|t| t.parse().ok()).unwrap_or(0)
@@ -27,6 +27,8 @@ struct PoolState {
     users: Vec<PoolUser>,
     groups: Vec<PoolGroup>,
     members: BTreeMap<String, Vec<String>>,
+    mfa: BTreeMap<String, UserMfaSettings>,
+    mfa_reads: usize,
     failure: Option<PortError>,
 }
 
@@ -98,6 +100,15 @@ impl InMemoryUserPool {
         self.state().members.entry(group.into()).or_default().push(username.into());
     }
 
+    pub fn set_mfa(&self, username: &str, settings: UserMfaSettings) {
+        self.state().mfa.insert(username.into(), settings);
+    }
+
+    /// How many times `user_mfa` was called.
+    pub fn mfa_reads(&self) -> usize {
+        self.state().mfa_reads
+    }
+
     pub fn fail_with(&self, error: PortError) {
         self.state().failure = Some(error);
     }
@@ -160,6 +171,16 @@ impl UserPool for InMemoryUserPool {
             .filter_map(|name| state.users.iter().find(|u| &u.username == name).cloned())
             .collect();
         Ok(page_of(&members, token, self.page_size))
+    }
+
+    async fn user_mfa(&self, username: &str) -> Result<UserMfaSettings, PortError> {
+        self.check()?;
+        let mut state = self.state();
+        state.mfa_reads += 1;
+        if !state.users.iter().any(|u| u.username == username) {
+            return Err(PortError::NotFound("user does not exist".into()));
+        }
+        Ok(state.mfa.get(username).cloned().unwrap_or_default())
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::schema::{BackupItem, ItemKey, ItemType, MfaOption, PoolSnapshot};
+use crate::schema::{BackupItem, ItemKey, ItemType, MfaOption, PoolSnapshot, UserMfaSettings};
 
 /// Why a call to the outside world failed. Adapters put the operation, the resource and what to do
 /// into the message; the kind decides how the workflow reacts (Step Functions retries `Throttled` and
@@ -92,6 +92,8 @@ pub trait UserPool: Send + Sync {
     async fn list_users(&self, sub_prefix: Option<&str>, token: Option<&str>) -> Result<Page<PoolUser>, PortError>;
     async fn list_groups(&self, token: Option<&str>) -> Result<Page<PoolGroup>, PortError>;
     async fn list_users_in_group(&self, group: &str, token: Option<&str>) -> Result<Page<PoolUser>, PortError>;
+    /// The user's MFA methods and preference (only AdminGetUser exposes them).
+    async fn user_mfa(&self, username: &str) -> Result<UserMfaSettings, PortError>;
 }
 
 /// A contiguous share of a parallel table scan.

@@ -167,4 +167,9 @@ impl<P: crate::ports::UserPool> crate::ports::UserPool for Budgeted<P> {
         self.budget.acquire(QuotaCategory::UserList).await;
         self.inner.list_users_in_group(group, token).await
     }
+
+    async fn user_mfa(&self, username: &str) -> Result<crate::schema::UserMfaSettings, crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserRead).await;
+        self.inner.user_mfa(username).await
+    }
 }

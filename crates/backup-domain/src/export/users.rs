@@ -1,15 +1,17 @@
-//! Users: every user with every attribute, status, dates and MFA options, federated users included.
+//! Users: every user with every attribute, status, dates and MFA settings, federated users included.
 //!
 //! ListUsers is split into `sub` prefix segments (`sub ^= "0"` … `sub ^= "f"`; `sub` is a UUID) that are
 //! listed concurrently, so the export runs at the rate budget rather than at one call's latency.
 
 use serde::{Deserialize, Serialize};
 
-use super::{ExportRun, Listing, StepError};
+use futures::{StreamExt, TryStreamExt};
+
+use super::{CONCURRENT_LISTINGS, ExportRun, Listing, StepError};
 use crate::Deadline;
-use crate::ports::{BackupStore, PoolUser, UserPool};
+use crate::ports::{BackupStore, PoolUser, PortError, UserPool};
 use crate::pseudo_username;
-use crate::schema::{BackupItem, UnresolvedUsers, UserItem};
+use crate::schema::{BackupItem, UnresolvedUsers, UserItem, UserMfaSettings};
 
 const HEX_DIGITS: &str = "0123456789abcdef";
 
@@ -117,9 +119,11 @@ async fn export_segment(
                     .map_err(StepError::port(format!("listing the users of user pool {}", run.pool_id)))
             },
             async |users| {
+                let mfa = mfa_settings(pool, run, &users).await?;
                 let items: Vec<BackupItem> = users
                     .iter()
-                    .filter_map(|u| user_item(u, run, &mut counts, &mut unresolved).map(BackupItem::User))
+                    .zip(mfa)
+                    .filter_map(|(u, mfa)| user_item(u, mfa, run, &mut counts, &mut unresolved).map(BackupItem::User))
                     .collect();
                 store.put_all(&items).await.map_err(StepError::port("writing user profiles to the backup table"))
             },
@@ -128,8 +132,44 @@ async fn export_segment(
     Ok((segment, counts, unresolved))
 }
 
+/// MFA methods and preference of each user, in order; only pools whose MFA is not OFF pay the extra
+/// AdminGetUser per user (UserRead quota), and federated users have none.
+async fn mfa_settings(
+    pool: &dyn UserPool,
+    run: &ExportRun,
+    users: &[PoolUser],
+) -> Result<Vec<Option<UserMfaSettings>>, StepError> {
+    if run.mfa_configuration == "OFF" {
+        return Ok(vec![None; users.len()]);
+    }
+    futures::stream::iter(users)
+        .map(|user| async move {
+            if user.is_federated() {
+                return Ok(None);
+            }
+            match pool.user_mfa(&user.username).await {
+                Ok(settings) => Ok(Some(settings)),
+                // Deleted since it was listed: backed up as listed, without MFA settings.
+                Err(PortError::NotFound(_)) => Ok(None),
+                Err(source) => Err(StepError::Port {
+                    context: format!("reading a user's MFA settings in user pool {}", run.pool_id),
+                    source,
+                }),
+            }
+        })
+        .buffered(CONCURRENT_LISTINGS)
+        .try_collect()
+        .await
+}
+
 /// The backup item of one listed user, counting what the run report needs.
-fn user_item(user: &PoolUser, run: &ExportRun, counts: &mut UserCounts, unresolved: &mut UnresolvedUsers) -> Option<UserItem> {
+fn user_item(
+    user: &PoolUser,
+    mfa_settings: Option<UserMfaSettings>,
+    run: &ExportRun,
+    counts: &mut UserCounts,
+    unresolved: &mut UnresolvedUsers,
+) -> Option<UserItem> {
     let Some(sub) = user.sub() else {
         // Cognito gives every user a sub; an item cannot be keyed without one, so it is only counted.
         counts.without_sub += 1;
@@ -157,6 +197,7 @@ fn user_item(user: &PoolUser, run: &ExportRun, counts: &mut UserCounts, unresolv
         created_at: user.created_at.clone(),
         last_modified_at: user.last_modified_at.clone(),
         mfa_options: user.mfa_options.clone(),
+        mfa_settings,
     })
 }
 
@@ -228,6 +269,33 @@ mod tests {
         let Some(BackupItem::User(item)) = store.item(&ItemKey::user(sub)) else { panic!() };
         assert_eq!(item.pseudo_username, None);
         assert!(!item.attributes.contains_key("email"));
+    }
+
+    #[tokio::test]
+    async fn mfa_settings_are_read_only_in_mfa_pools() {
+        let pool = InMemoryUserPool::new("p");
+        pool.add_users(12, |i, u| {
+            if i == 11 {
+                u.status = PoolUser::FEDERATED_STATUS.into();
+            }
+        });
+        let sms = UserMfaSettings { enabled: vec!["SMS_MFA".into()], preferred: Some("SMS_MFA".into()) };
+        pool.set_mfa("user-3", sms.clone());
+
+        let store = InMemoryStore::default();
+        export_all(&pool, &store, 1, &[]).await;
+        assert_eq!(pool.mfa_reads(), 0, "an MFA-OFF pool costs no AdminGetUser");
+
+        let mut run = test_support::run(&[], 1);
+        run.mfa_configuration = "OPTIONAL".into();
+        let input = UsersInput { run, users: None };
+        super::run(&pool, &store, input, 1, Deadline::after(Duration::from_secs(60))).await.unwrap();
+        assert_eq!(pool.mfa_reads(), 11, "every native user, not the federated one");
+        let users = pool.users();
+        let Some(BackupItem::User(item)) = store.item(&ItemKey::user(users[3].sub().unwrap())) else { panic!() };
+        assert_eq!(item.mfa_settings, Some(sms));
+        let Some(BackupItem::User(item)) = store.item(&ItemKey::user(users[11].sub().unwrap())) else { panic!() };
+        assert_eq!(item.mfa_settings, None);
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@ pub use export_marker::{ExportCounts, ExportMarkerItem, UnresolvedUsers};
 pub use group::GroupItem;
 pub use membership::MembershipItem;
 pub use pool_snapshot::{PasswordPolicy, PoolSnapshot, PoolSnapshotItem, SchemaAttribute};
-pub use user::{MfaOption, UserItem};
+pub use user::{MfaOption, UserItem, UserMfaSettings};
 
 /// Version of the item layout below. Readers refuse items with a higher major version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -186,6 +186,7 @@ mod tests {
             created_at: Some("2024-01-01T00:00:00Z".into()),
             last_modified_at: None,
             mfa_options: vec![MfaOption { delivery_medium: Some("SMS".into()), attribute_name: Some("phone_number".into()) }],
+            mfa_settings: Some(UserMfaSettings { enabled: vec!["SMS_MFA".into()], preferred: Some("SMS_MFA".into()) }),
         };
         let item = BackupItem::User(user);
         let back = BackupItem::from_body(ItemType::User, item.body().unwrap()).unwrap();

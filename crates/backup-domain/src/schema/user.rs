@@ -30,6 +30,19 @@ pub struct UserItem {
     /// The SMS MFA options ListUsers exposes (TOTP secrets are never exposed by Cognito).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mfa_options: Vec<MfaOption>,
+    /// The user's MFA methods and preference (AdminGetUser); read only in pools whose MFA is not OFF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_settings: Option<UserMfaSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserMfaSettings {
+    /// `SMS_MFA`, `SOFTWARE_TOKEN_MFA`, `EMAIL_OTP`, … (TOTP secrets themselves are never exposed).
+    #[serde(default)]
+    pub enabled: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
