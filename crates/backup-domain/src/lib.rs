@@ -10,6 +10,7 @@
 
 pub mod deadline;
 pub mod export;
+pub mod import;
 pub mod memory;
 pub mod ports;
 pub mod pseudo_username;
