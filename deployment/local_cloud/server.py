@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import io
 import json
 import os
 import signal
@@ -26,9 +27,13 @@ def main() -> None:
     os.environ["MOTO_PORT"] = str(args.port)
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.core import DEFAULT_ACCOUNT_ID
     from werkzeug.serving import run_simple
 
-    from . import bulk_seed, lambda_runtime_api
+    from . import bulk_seed, lambda_runtime_api, moto_fixes
+    from .cognito_import_jobs import OPERATIONS as IMPORT_JOB_OPERATIONS
+    from .cognito_import_jobs import ApiError, ImportJobs
+    from .dynamodb_replicas import Replicas
     from .fault_injection import FaultRules
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -41,6 +46,10 @@ def main() -> None:
     lambda_runtime_api.install(runner)
     atexit.register(runner.stop_all)
     faults = FaultRules()
+    moto_fixes.install()
+    import_jobs = ImportJobs(endpoint)
+    replicas = Replicas()
+    replicas.install()
     moto_app = DomainDispatcherApplication(create_backend_app)
 
     def json_response(start_response, status: int, body) -> list[bytes]:
@@ -70,6 +79,51 @@ def main() -> None:
             traceback.print_exc()
             return json_response(start_response, 400, {"error": f"{type(e).__name__}: {e}"})
 
+    def aws_json(start_response, status: int, body: dict, error_code: str | None = None) -> list[bytes]:
+        data = json.dumps(body, default=str).encode()
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))]
+        if error_code:
+            headers.append(("x-amzn-ErrorType", error_code))
+        start_response(f"{status} {'OK' if status < 400 else 'ERROR'}", headers)
+        return [data]
+
+    def request_region(environ) -> str:
+        # Credential scope: Credential=<key>/<date>/<region>/<service>/aws4_request
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        parts = auth.split("Credential=")[-1].split("/")
+        return parts[2] if len(parts) > 3 else "us-east-1"
+
+    def read_json(environ) -> dict:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        return json.loads(raw or b"{}")
+
+    def extension_of_aws(environ, start_response):
+        """AWS operations the local cloud adds to moto; None lets moto answer."""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        service, _, operation = target.partition(".")
+        if service == "AWSCognitoIdentityProviderService" and operation in IMPORT_JOB_OPERATIONS:
+            try:
+                body = import_jobs.handle(operation, DEFAULT_ACCOUNT_ID, request_region(environ), read_json(environ))
+                return aws_json(start_response, 200, body)
+            except ApiError as e:
+                return aws_json(start_response, 400, {"__type": e.code, "message": e.message}, e.code)
+        if service == "DynamoDB_20120810" and operation == "UpdateTable":
+            body = read_json(environ)
+            creates = [u["Create"]["RegionName"] for u in body.get("ReplicaUpdates", []) if "Create" in u]
+            if creates:
+                out = {}
+                for replica_region in creates:
+                    out = replicas.add(DEFAULT_ACCOUNT_ID, request_region(environ), body["TableName"], replica_region)
+                return aws_json(start_response, 200, out)
+        if service == "DynamoDB_20120810" and operation == "DescribeTable":
+            body = read_json(environ)
+            region = request_region(environ)
+            if replicas.links.get((DEFAULT_ACCOUNT_ID, region, body.get("TableName", ""))):
+                return aws_json(start_response, 200, {"Table": replicas.describe(DEFAULT_ACCOUNT_ID, region, body["TableName"])})
+        return None
+
     def app(environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_local_cloud/"):
             return extensions(environ, start_response)
@@ -85,6 +139,9 @@ def main() -> None:
                 ],
             )
             return [payload]
+        answered = extension_of_aws(environ, start_response)
+        if answered is not None:
+            return answered
         return moto_app(environ, start_response)
 
     def terminate(*_):
