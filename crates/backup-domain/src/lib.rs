@@ -17,5 +17,6 @@ pub mod pseudo_username;
 pub mod rate_budget;
 pub mod schema;
 pub mod settings;
+pub mod step;
 
 pub use deadline::Deadline;

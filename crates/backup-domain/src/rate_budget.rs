@@ -173,3 +173,79 @@ impl<P: crate::ports::UserPool> crate::ports::UserPool for Budgeted<P> {
         self.inner.user_mfa(username).await
     }
 }
+
+#[async_trait::async_trait]
+impl<P: crate::ports::RestoreTarget> crate::ports::RestoreTarget for Budgeted<P> {
+    async fn csv_header(&self) -> Result<Vec<String>, crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserPoolRead).await;
+        self.inner.csv_header().await
+    }
+
+    async fn create_group(&self, group: &crate::ports::PoolGroup) -> Result<crate::ports::Created, crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserPoolResourceUpdate).await;
+        self.inner.create_group(group).await
+    }
+
+    async fn get_group(&self, name: &str) -> Result<Option<crate::ports::PoolGroup>, crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserPoolResourceRead).await;
+        self.inner.get_group(name).await
+    }
+
+    async fn update_group(&self, group: &crate::ports::PoolGroup) -> Result<(), crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserPoolResourceUpdate).await;
+        self.inner.update_group(group).await
+    }
+
+    async fn create_user(
+        &self,
+        username: &str,
+        attributes: &std::collections::BTreeMap<String, String>,
+    ) -> Result<crate::ports::Created, crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserCreation).await;
+        self.inner.create_user(username, attributes).await
+    }
+
+    async fn update_user_attributes(
+        &self,
+        username: &str,
+        attributes: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserUpdate).await;
+        self.inner.update_user_attributes(username, attributes).await
+    }
+
+    async fn get_user(&self, username: &str) -> Result<Option<crate::ports::PoolUser>, crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserRead).await;
+        self.inner.get_user(username).await
+    }
+
+    async fn set_enabled(&self, username: &str, enabled: bool) -> Result<(), crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserUpdate).await;
+        self.inner.set_enabled(username, enabled).await
+    }
+
+    async fn add_to_group(&self, username: &str, group: &str) -> Result<(), crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserResourceUpdate).await;
+        self.inner.add_to_group(username, group).await
+    }
+
+    async fn start_import_job(&self, job_name: &str, csv: Vec<u8>) -> Result<crate::ports::ImportJob, crate::ports::PortError> {
+        // CreateUserImportJob and StartUserImportJob.
+        self.budget.acquire(QuotaCategory::UserPoolUpdate).await;
+        self.budget.acquire(QuotaCategory::UserPoolUpdate).await;
+        self.inner.start_import_job(job_name, csv).await
+    }
+
+    async fn import_job(&self, job_id: &str) -> Result<crate::ports::ImportJob, crate::ports::PortError> {
+        self.budget.acquire(QuotaCategory::UserPoolRead).await;
+        self.inner.import_job(job_id).await
+    }
+
+    async fn import_job_failures(
+        &self,
+        job: &crate::ports::ImportJob,
+    ) -> Result<Vec<crate::ports::FailedRow>, crate::ports::PortError> {
+        // CloudWatch Logs, not Cognito: outside the budget.
+        self.inner.import_job_failures(job).await
+    }
+}

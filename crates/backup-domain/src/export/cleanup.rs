@@ -127,7 +127,7 @@ async fn refuse_mass_removal(
     if share <= max_share {
         return Ok(());
     }
-    Err(StepError::CleanupRefused(format!(
+    Err(StepError::Refused { name: "CleanupRefused", message: format!(
         "This export found {now} users in user pool {pool} where the previous successful export ({prev_run}) found {before}. \
          Removing {pct:.0}% of the backed-up users exceeds the allowed {max:.0}% (CLEANUP_MAX_REMOVED_USER_SHARE), which looks \
          like a fault (wrong pool, missing permission) rather than real deletions, so no backup item was removed. \
@@ -136,7 +136,7 @@ async fn refuse_mass_removal(
         prev_run = previous.export_run_id,
         pct = share * 100.0,
         max = max_share * 100.0,
-    )))
+    ) })
 }
 
 async fn clean_segment(

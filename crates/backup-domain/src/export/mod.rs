@@ -9,19 +9,17 @@ pub mod cleanup;
 pub mod completion;
 pub mod failure;
 pub mod groups;
-mod listing;
 pub mod memberships;
 pub mod pool_snapshot;
 pub mod single_run_guard;
 pub mod users;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
-use crate::ports::PortError;
 use crate::schema::Confirmation;
 
-pub use listing::Listing;
+pub use crate::step::{Listing, StepError};
+pub(crate) use crate::step::CONCURRENT_LISTINGS;
 
 /// What every step knows about the run, produced once by the pool-snapshot step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,40 +43,6 @@ impl ExportRun {
         Confirmation::new(self.export_timestamp, &self.run_id)
     }
 }
-
-/// A step failed; the message says what and what to do, the name is what Step Functions matches.
-#[derive(Debug, Error)]
-pub enum StepError {
-    #[error("{context}: {source}")]
-    Port {
-        context: String,
-        #[source]
-        source: PortError,
-    },
-    #[error("{0}")]
-    CleanupRefused(String),
-    #[error("invalid step input: {0}")]
-    InvalidInput(String),
-}
-
-impl StepError {
-    pub fn port(context: impl Into<String>) -> impl FnOnce(PortError) -> StepError {
-        let context = context.into();
-        move |source| StepError::Port { context, source }
-    }
-
-    pub fn error_name(&self) -> &'static str {
-        match self {
-            Self::Port { source, .. } => source.error_name(),
-            Self::CleanupRefused(_) => "CleanupRefused",
-            Self::InvalidInput(_) => "InvalidInput",
-        }
-    }
-}
-
-/// How many pages of one listing are written concurrently; Cognito's rate budget, not this number,
-/// bounds the call rate, so it only needs to cover the latency of a call.
-pub(crate) const CONCURRENT_LISTINGS: usize = 8;
 
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -1,0 +1,125 @@
+//! The restore report: which path users took, what could not be restored and why, what verification
+//! found. Written to S3 and announced on the topic; the execution fails if verification found a
+//! difference beyond the documented ones.
+
+use serde::{Deserialize, Serialize};
+
+use super::ImportRun;
+use super::groups::GroupsRestore;
+use super::plan::Plan;
+use super::user_state::UserStateRestore;
+use super::users::UsersRestore;
+use super::verify::Verification;
+use crate::ports::{Notifier, ReportSink};
+use crate::settings::NotificationPreference;
+use crate::step::StepError;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportInput {
+    pub run: ImportRun,
+    #[serde(default)]
+    pub plan: Option<Plan>,
+    #[serde(default)]
+    pub groups: Option<GroupsRestore>,
+    #[serde(default)]
+    pub users: Option<UsersRestore>,
+    #[serde(default)]
+    pub user_state: Option<UserStateRestore>,
+    pub verification: Verification,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreReport {
+    pub target_pool_id: String,
+    pub source_pool_id: String,
+    pub backup_export_run_id: String,
+    pub run_id: String,
+    pub duration_seconds: f64,
+    pub verified: bool,
+    pub report_location: String,
+    pub plan: Option<Plan>,
+    pub groups: Option<GroupsRestore>,
+    pub users: Option<UsersRestore>,
+    pub user_state: Option<UserStateRestore>,
+    pub verification: Verification,
+    pub documented_differences: Vec<&'static str>,
+}
+
+pub const DOCUMENTED_DIFFERENCES: [&str; 4] = [
+    "every restored user has a new sub (see the sub-mapping CSV and the restore ledger)",
+    "no user has a password: CSV-imported users are in RESET_REQUIRED (they reset it at sign-in), users created \
+     by AdminCreateUser are in FORCE_CHANGE_PASSWORD (they need a temporary password or a resent invitation)",
+    "federated users and users without a value for the username attribute are not restored (listed with the reason)",
+    "MFA methods, TOTP secrets, devices and passkeys are not restorable; SMS MFA can be re-enabled from phone_number",
+];
+
+pub async fn run(
+    reports: &dyn ReportSink,
+    notifier: &dyn Notifier,
+    preference: NotificationPreference,
+    input: ReportInput,
+    now_ms: i64,
+) -> Result<RestoreReport, StepError> {
+    let ReportInput { run, plan, groups, users, user_state, verification } = input;
+    let key = format!("restores/{}/{}/report.json", run.target.pool_id, run.run_name);
+    let mut report = RestoreReport {
+        target_pool_id: run.target.pool_id.clone(),
+        source_pool_id: run.source_pool_id.clone(),
+        backup_export_run_id: run.backup_export_run_id.clone(),
+        run_id: run.run_id.clone(),
+        duration_seconds: (now_ms - run.started_at).max(0) as f64 / 1000.0,
+        verified: verification.differences_total == 0,
+        report_location: String::new(),
+        plan,
+        groups,
+        users,
+        user_state,
+        verification,
+        documented_differences: DOCUMENTED_DIFFERENCES.to_vec(),
+    };
+    let body = serde_json::to_vec_pretty(&report).map_err(|e| StepError::InvalidInput(e.to_string()))?;
+    report.report_location = reports.put(&key, "application/json", body).await.map_err(StepError::port("writing the restore report"))?;
+    let summary = summary(&report);
+    if !report.verified || preference == NotificationPreference::InfoAndErrors {
+        let subject = if report.verified { "Cognito restore verified" } else { "Cognito restore has differences" };
+        notifier.publish(&format!("{subject}: {}", report.target_pool_id), &summary).await.map_err(StepError::port("publishing the restore report"))?;
+    }
+    if !report.verified {
+        return Err(StepError::Refused { name: "VerificationFailed", message: summary });
+    }
+    Ok(report)
+}
+
+pub fn summary(r: &RestoreReport) -> String {
+    let v = &r.verification;
+    let mut text = format!(
+        "Restore of the backup of {src} ({backup}) into {dst}: {verdict}.\n\n",
+        src = r.source_pool_id,
+        backup = r.backup_export_run_id,
+        dst = r.target_pool_id,
+        verdict = if r.verified { "verified, no unexplained difference" } else { "verification found differences" },
+    );
+    if let Some(u) = &r.users {
+        text.push_str(&format!(
+            "Users: {} by CSV import ({} jobs, {} rejected), {} by AdminCreateUser, {} kept (skip-existing), {} overwritten, {} not restorable\n",
+            u.csv_submitted, u.jobs, u.csv_rejected, u.admin_created, u.skipped_existing, u.overwritten, u.not_restorable
+        ));
+    }
+    if let Some(g) = &r.groups {
+        text.push_str(&format!("Groups: {} created, {} kept, {} overwritten\n", g.created, g.skipped_existing, g.overwritten));
+    }
+    if let Some(s) = &r.user_state {
+        text.push_str(&format!("Disabled users: {}; memberships restored: {}\n", s.disabled, s.memberships_added));
+    }
+    text.push_str(&format!(
+        "Verified: {} users, {} groups, {} memberships; {} users missing; {} differences\n",
+        v.users_verified, v.groups_verified, v.memberships_verified, v.users_missing, v.differences_total
+    ));
+    for d in v.differences.iter().take(20) {
+        text.push_str(&format!("  - {}: {}\n", d.subject, d.what));
+    }
+    text.push_str(&format!("\nFull report: {}\nSub mapping: {} CSV part(s) next to it, and the restore ledger table.\n", r.report_location, v.mapping_parts.len()));
+    text
+}
