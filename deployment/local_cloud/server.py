@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import datetime
 import io
 import json
 import os
@@ -79,8 +80,12 @@ def main() -> None:
             traceback.print_exc()
             return json_response(start_response, 400, {"error": f"{type(e).__name__}: {e}"})
 
+    def aws_json_value(value):
+        # AWS JSON protocols send timestamps as epoch seconds.
+        return value.timestamp() if isinstance(value, datetime.datetime) else str(value)
+
     def aws_json(start_response, status: int, body: dict, error_code: str | None = None) -> list[bytes]:
-        data = json.dumps(body, default=str).encode()
+        data = json.dumps(body, default=aws_json_value).encode()
         headers = [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))]
         if error_code:
             headers.append(("x-amzn-ErrorType", error_code))

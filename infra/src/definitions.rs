@@ -51,8 +51,16 @@ impl StackConfig {
     pub fn function_name(&self, f: &FunctionDef) -> String {
         format!("{}-{}", self.prefix, f.binary)
     }
-    pub fn role_name(&self, logical_id: &str) -> String {
-        format!("{}-{}Role", self.prefix, logical_id)
+    /// IAM is global: role names carry the Region.
+    pub fn role_name(&self, region: &str, logical_id: &str) -> String {
+        format!("{}-{}-{}", self.prefix, region, logical_id)
+    }
+    pub fn ledger_table_name(&self) -> String {
+        format!("{}-restore-ledger", self.prefix)
+    }
+    /// S3 names are global: the bucket name carries the Region and the account.
+    pub fn report_bucket_name(&self, region: &str, account: &str) -> String {
+        format!("{}-restore-reports-{region}-{account}", self.prefix.to_lowercase())
     }
     pub fn state_machine_name(&self, sm: &StateMachineDef) -> String {
         format!("{}-{}", self.prefix, sm.logical_id)
@@ -70,6 +78,9 @@ pub enum EnvVar {
     NotificationTopicArn,
     NotificationPreference,
     QuotaShare,
+    RestoreLedgerTableName,
+    ReportBucketName,
+    UserImportRoleArn,
 }
 
 impl EnvVar {
@@ -80,6 +91,9 @@ impl EnvVar {
             Self::NotificationTopicArn => env::NOTIFICATION_TOPIC_ARN,
             Self::NotificationPreference => env::NOTIFICATION_PREFERENCE,
             Self::QuotaShare => env::COGNITO_QUOTA_SHARE,
+            Self::RestoreLedgerTableName => env::RESTORE_LEDGER_TABLE_NAME,
+            Self::ReportBucketName => env::REPORT_BUCKET_NAME,
+            Self::UserImportRoleArn => env::USER_IMPORT_ROLE_ARN,
         }
     }
 }
@@ -88,10 +102,19 @@ impl EnvVar {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     PrimaryUserPool,
+    /// Every user pool of the Region: a restore's target pool is chosen when the workflow is started.
+    AnyUserPoolInRegion,
     BackupTable,
+    RestoreLedgerTable,
+    /// `restores/*` in the Region's report bucket.
+    RestoreReports,
     NotificationTopic,
-    /// The state machine the function belongs to.
-    OwnStateMachine,
+    /// The role Cognito assumes to log import jobs (for iam:PassRole).
+    UserImportRole,
+    /// Cognito's import-job log groups, `/aws/cognito/userpools/*`.
+    ImportJobLogs,
+    /// Both workflows' state machines.
+    WorkflowStateMachines,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +144,13 @@ impl FunctionDef {
 }
 
 const EXPORT_ENV: &[EnvVar] = &[EnvVar::UserPoolId, EnvVar::BackupTableName, EnvVar::QuotaShare];
+const IMPORT_ENV: &[EnvVar] = &[
+    EnvVar::BackupTableName,
+    EnvVar::RestoreLedgerTableName,
+    EnvVar::ReportBucketName,
+    EnvVar::UserImportRoleArn,
+    EnvVar::QuotaShare,
+];
 const NOTIFY_ENV: &[EnvVar] = &[
     EnvVar::UserPoolId,
     EnvVar::BackupTableName,
@@ -128,19 +158,47 @@ const NOTIFY_ENV: &[EnvVar] = &[
     EnvVar::NotificationTopicArn,
     EnvVar::NotificationPreference,
 ];
+const IMPORT_NOTIFY_ENV: &[EnvVar] = &[
+    EnvVar::BackupTableName,
+    EnvVar::RestoreLedgerTableName,
+    EnvVar::ReportBucketName,
+    EnvVar::UserImportRoleArn,
+    EnvVar::QuotaShare,
+    EnvVar::NotificationTopicArn,
+    EnvVar::NotificationPreference,
+];
 
 const WRITE_ITEMS: Permission = Permission { actions: &["dynamodb:BatchWriteItem"], target: Target::BackupTable };
+const READ_BACKUP: Permission =
+    Permission { actions: &["dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem"], target: Target::BackupTable };
+const LEDGER: Permission = Permission {
+    actions: &["dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
+    target: Target::RestoreLedgerTable,
+};
+const PUBLISH: Permission = Permission { actions: &["sns:Publish"], target: Target::NotificationTopic };
+
+/// Steps both workflows use, deployed once per Region.
+pub const SINGLE_RUN_GUARD: FunctionDef = FunctionDef {
+    logical_id: "SingleRunGuard",
+    binary: "workflow-single-run-guard",
+    description: "Both workflows: lets only the oldest running execution proceed",
+    timeout_seconds: 60,
+    memory_mb: 128,
+    environment: &[],
+    permissions: &[Permission { actions: &["states:ListExecutions"], target: Target::WorkflowStateMachines }],
+};
+
+pub const FAILURE_NOTICE: FunctionDef = FunctionDef {
+    logical_id: "FailureNotice",
+    binary: "workflow-failure-notice",
+    description: "Both workflows: publishes why a run failed",
+    timeout_seconds: 60,
+    memory_mb: 128,
+    environment: &[EnvVar::NotificationTopicArn, EnvVar::NotificationPreference],
+    permissions: &[PUBLISH],
+};
 
 pub const EXPORT_FUNCTIONS: &[FunctionDef] = &[
-    FunctionDef {
-        logical_id: "ExportSingleRunGuard",
-        binary: "export-single-run-guard",
-        description: "ExportWorkflow: lets only the oldest running execution proceed",
-        timeout_seconds: 60,
-        memory_mb: 128,
-        environment: &[],
-        permissions: &[Permission { actions: &["states:ListExecutions"], target: Target::OwnStateMachine }],
-    },
     FunctionDef {
         logical_id: "ExportPoolSnapshot",
         binary: "export-pool-snapshot",
@@ -206,41 +264,145 @@ pub const EXPORT_FUNCTIONS: &[FunctionDef] = &[
         timeout_seconds: 60,
         memory_mb: 128,
         environment: NOTIFY_ENV,
+        permissions: &[WRITE_ITEMS, PUBLISH],
+    },
+];
+
+pub const IMPORT_FUNCTIONS: &[FunctionDef] = &[
+    FunctionDef {
+        logical_id: "ImportPreflight",
+        binary: "import-preflight",
+        description: "ImportWorkflow: checks the target pool and the backup before any write",
+        timeout_seconds: 120,
+        memory_mb: 128,
+        environment: IMPORT_ENV,
         permissions: &[
-            WRITE_ITEMS,
-            Permission { actions: &["sns:Publish"], target: Target::NotificationTopic },
+            Permission {
+                actions: &["cognito-idp:DescribeUserPool", "cognito-idp:GetCSVHeader", "cognito-idp:ListUsers", "cognito-idp:ListGroups"],
+                target: Target::AnyUserPoolInRegion,
+            },
+            READ_BACKUP,
         ],
     },
     FunctionDef {
-        logical_id: "ExportFailureNotice",
-        binary: "export-failure-notice",
-        description: "ExportWorkflow: publishes why a run failed",
+        logical_id: "ImportPlan",
+        binary: "import-plan",
+        description: "ImportWorkflow: counts users by restore path and estimates the duration",
+        timeout_seconds: 900,
+        memory_mb: 256,
+        environment: IMPORT_ENV,
+        permissions: &[READ_BACKUP],
+    },
+    FunctionDef {
+        logical_id: "ImportGroups",
+        binary: "import-groups",
+        description: "ImportWorkflow: recreates the groups",
+        timeout_seconds: 900,
+        memory_mb: 128,
+        environment: IMPORT_ENV,
+        permissions: &[
+            Permission { actions: &["cognito-idp:CreateGroup", "cognito-idp:UpdateGroup"], target: Target::AnyUserPoolInRegion },
+            READ_BACKUP,
+        ],
+    },
+    FunctionDef {
+        logical_id: "ImportUsers",
+        binary: "import-users",
+        description: "ImportWorkflow: restores users by CSV import jobs and AdminCreateUser",
+        timeout_seconds: 900,
+        memory_mb: 1024,
+        environment: IMPORT_ENV,
+        permissions: &[
+            Permission {
+                actions: &[
+                    "cognito-idp:CreateUserImportJob",
+                    "cognito-idp:StartUserImportJob",
+                    "cognito-idp:DescribeUserImportJob",
+                    "cognito-idp:AdminCreateUser",
+                    "cognito-idp:AdminGetUser",
+                    "cognito-idp:AdminUpdateUserAttributes",
+                ],
+                target: Target::AnyUserPoolInRegion,
+            },
+            Permission { actions: &["iam:PassRole"], target: Target::UserImportRole },
+            Permission { actions: &["logs:FilterLogEvents"], target: Target::ImportJobLogs },
+            READ_BACKUP,
+            LEDGER,
+        ],
+    },
+    FunctionDef {
+        logical_id: "ImportUserState",
+        binary: "import-user-state",
+        description: "ImportWorkflow: disables users and restores memberships",
+        timeout_seconds: 900,
+        memory_mb: 128,
+        environment: IMPORT_ENV,
+        permissions: &[
+            Permission {
+                actions: &["cognito-idp:AdminDisableUser", "cognito-idp:AdminAddUserToGroup"],
+                target: Target::AnyUserPoolInRegion,
+            },
+            READ_BACKUP,
+        ],
+    },
+    FunctionDef {
+        logical_id: "ImportVerify",
+        binary: "import-verify",
+        description: "ImportWorkflow: compares the target with the backup and maps old to new subs",
+        timeout_seconds: 900,
+        memory_mb: 256,
+        environment: IMPORT_ENV,
+        permissions: &[
+            Permission {
+                actions: &["cognito-idp:ListUsers", "cognito-idp:GetGroup", "cognito-idp:ListUsersInGroup"],
+                target: Target::AnyUserPoolInRegion,
+            },
+            READ_BACKUP,
+            LEDGER,
+            Permission { actions: &["s3:PutObject"], target: Target::RestoreReports },
+        ],
+    },
+    FunctionDef {
+        logical_id: "ImportReport",
+        binary: "import-report",
+        description: "ImportWorkflow: writes and publishes the restore report",
         timeout_seconds: 60,
         memory_mb: 128,
-        environment: &[EnvVar::NotificationTopicArn, EnvVar::NotificationPreference],
-        permissions: &[Permission { actions: &["sns:Publish"], target: Target::NotificationTopic }],
+        environment: IMPORT_NOTIFY_ENV,
+        permissions: &[Permission { actions: &["s3:PutObject"], target: Target::RestoreReports }, PUBLISH],
     },
 ];
+
+/// Every function of the stack.
+pub fn all_functions() -> impl Iterator<Item = &'static FunctionDef> {
+    [&SINGLE_RUN_GUARD, &FAILURE_NOTICE].into_iter().chain(EXPORT_FUNCTIONS).chain(IMPORT_FUNCTIONS)
+}
 
 /// A Step Functions state machine and the functions its ASL refers to.
 #[derive(Debug)]
 pub struct StateMachineDef {
     pub logical_id: &'static str,
     pub asl: &'static str,
-    pub functions: &'static [FunctionDef],
+    pub functions: fn() -> Vec<&'static FunctionDef>,
 }
 
 pub const EXPORT_WORKFLOW: StateMachineDef = StateMachineDef {
     logical_id: "ExportWorkflow",
     asl: include_str!("../../statemachines/export-workflow.asl.json"),
-    functions: EXPORT_FUNCTIONS,
+    functions: || [&SINGLE_RUN_GUARD, &FAILURE_NOTICE].into_iter().chain(EXPORT_FUNCTIONS).collect(),
+};
+
+pub const IMPORT_WORKFLOW: StateMachineDef = StateMachineDef {
+    logical_id: "ImportWorkflow",
+    asl: include_str!("../../statemachines/import-workflow.asl.json"),
+    functions: || [&SINGLE_RUN_GUARD, &FAILURE_NOTICE].into_iter().chain(IMPORT_FUNCTIONS).collect(),
 };
 
 impl StateMachineDef {
     /// The ASL with every `${<LogicalId>FunctionArn}` replaced; fails on a placeholder it cannot fill.
     pub fn definition(&self, function_arn: impl Fn(&FunctionDef) -> String) -> Result<String, String> {
         let mut asl = self.asl.to_owned();
-        for f in self.functions {
+        for f in (self.functions)() {
             asl = asl.replace(&format!("${{{}}}", f.substitution_key()), &function_arn(f));
         }
         match asl.find("${") {
@@ -259,19 +421,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_asl_placeholder_is_a_function_of_the_state_machine() {
-        let asl = EXPORT_WORKFLOW.definition(|f| format!("arn:aws:lambda:us-east-1:1:function:{}", f.binary)).unwrap();
-        let parsed: serde_json::Value = serde_json::from_str(&asl).unwrap();
-        assert_eq!(parsed["StartAt"], "SingleRunGuard");
-        for f in EXPORT_FUNCTIONS {
-            assert!(asl.contains(&format!("function:{}\"", f.binary)), "{} is not used by the ASL", f.binary);
+    fn every_asl_placeholder_is_a_function_of_the_state_machine_and_every_function_is_used() {
+        for sm in [&EXPORT_WORKFLOW, &IMPORT_WORKFLOW] {
+            let asl = sm.definition(|f| format!("arn:aws:lambda:us-east-1:1:function:{}", f.binary)).unwrap();
+            let parsed: serde_json::Value = serde_json::from_str(&asl).unwrap();
+            assert_eq!(parsed["StartAt"], "SingleRunGuard");
+            for f in (sm.functions)() {
+                assert!(asl.contains(&format!("function:{}\"", f.binary)), "{} is not used by {}", f.binary, sm.logical_id);
+            }
         }
     }
 
     #[test]
     fn every_function_runs_a_binary_of_the_lambda_crate() {
         let bin_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/workflow-lambdas/src/bin");
-        for f in EXPORT_FUNCTIONS {
+        for f in all_functions() {
             assert!(std::path::Path::new(&format!("{bin_dir}/{}.rs", f.binary)).exists(), "{} has no binary", f.binary);
         }
     }

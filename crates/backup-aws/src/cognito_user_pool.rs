@@ -11,11 +11,19 @@ use crate::errors::port_error;
 /// Cognito's largest page for ListUsers, ListGroups and ListUsersInGroup.
 const PAGE_LIMIT: i32 = 60;
 
-/// A Cognito user pool, read through the Cognito Identity Provider API.
+/// A Cognito user pool, through the Cognito Identity Provider API (reads here, restore writes in
+/// `cognito_restore_target`).
 pub struct CognitoUserPool {
-    client: Client,
-    pool_id: String,
+    pub(crate) client: Client,
+    pub(crate) pool_id: String,
     hint: String,
+    import_jobs: Option<ImportJobSupport>,
+}
+
+/// What user import jobs need besides Cognito: the role Cognito logs with, and the logs to read failures.
+pub struct ImportJobSupport {
+    pub role_arn: String,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl CognitoUserPool {
@@ -25,10 +33,21 @@ impl CognitoUserPool {
         let hint = format!(
             "Check that user pool {pool_id} exists in {region} and that the function's role may call this Cognito action on it."
         );
-        Self { client, pool_id, hint }
+        Self { client, pool_id, hint, import_jobs: None }
     }
 
-    fn err<E>(&self, operation: &str, e: E) -> PortError
+    pub fn with_import_jobs(mut self, support: ImportJobSupport) -> Self {
+        self.import_jobs = Some(support);
+        self
+    }
+
+    pub(crate) fn import_jobs(&self) -> Result<&ImportJobSupport, PortError> {
+        self.import_jobs.as_ref().ok_or_else(|| {
+            PortError::InvalidRequest("this function was not configured for user import jobs (USER_IMPORT_ROLE_ARN)".into())
+        })
+    }
+
+    pub(crate) fn err<E>(&self, operation: &str, e: E) -> PortError
     where
         E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -63,7 +82,7 @@ fn pool_user(u: &UserType) -> PoolUser {
     }
 }
 
-fn pool_group(g: &GroupType) -> PoolGroup {
+pub(crate) fn pool_group(g: &GroupType) -> PoolGroup {
     PoolGroup {
         name: g.group_name().unwrap_or_default().to_owned(),
         // An empty description and none restore the same way; some Cognito implementations send "".

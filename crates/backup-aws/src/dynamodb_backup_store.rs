@@ -13,6 +13,8 @@ use crate::errors::port_error;
 
 /// DynamoDB's limit of items per BatchWriteItem.
 const BATCH_SIZE: usize = 25;
+/// DynamoDB's limit of keys per BatchGetItem.
+const BATCH_GET_SIZE: usize = 100;
 /// Rounds of resubmitting UnprocessedItems (with exponential backoff from 50 ms) before giving up.
 const UNPROCESSED_ROUNDS: u32 = 10;
 
@@ -183,5 +185,74 @@ impl BackupStore for DynamoDbBackupStore {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
             Err(e) => Err(self.err("DeleteItem", e)),
         }
+    }
+
+    async fn scan_items(&self, segment: ScanSegment, start: Option<ItemKey>) -> Result<Page<BackupItem, ItemKey>, PortError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .segment(segment.index as i32)
+            .total_segments(segment.total as i32)
+            .set_exclusive_start_key(start.as_ref().map(key_attributes))
+            .send()
+            .await
+            .map_err(|e| self.err("Scan", e))?;
+        let next = out.last_evaluated_key().and_then(key_of);
+        let items = out.items.unwrap_or_default().into_iter().map(from_dynamo_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<BackupItem>, PortError> {
+        let mut unique: Vec<&ItemKey> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut items = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(BATCH_GET_SIZE) {
+            let mut request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(|k| key_attributes(k)).collect()))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| PortError::InvalidRequest(e.to_string()))?;
+            for round in 0..UNPROCESSED_ROUNDS {
+                if round > 0 {
+                    tokio::time::sleep(Duration::from_millis(50 << round.min(7))).await;
+                }
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| self.err("BatchGetItem", e))?;
+                for attrs in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    items.push(from_dynamo_item(attrs)?);
+                }
+                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    Some(rest) if !rest.keys().is_empty() => request = rest,
+                    _ => break,
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    async fn partition(&self, pk: &str) -> Result<Vec<BackupItem>, PortError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut items = Vec::new();
+        while let Some(item) = pages.next().await {
+            items.push(from_dynamo_item(item.map_err(|e| self.err("Query", e))?)?);
+        }
+        Ok(items)
     }
 }

@@ -22,6 +22,14 @@ pub mod env {
     pub const USER_LIST_SEGMENTS: &str = "USER_LIST_SEGMENTS";
     /// Largest share of backed-up users one export may remove before the clean-up refuses.
     pub const CLEANUP_MAX_REMOVED_USER_SHARE: &str = "CLEANUP_MAX_REMOVED_USER_SHARE";
+    /// The Region's restore ledger table (where each user went; old → new sub).
+    pub const RESTORE_LEDGER_TABLE_NAME: &str = "RESTORE_LEDGER_TABLE_NAME";
+    /// The Region's bucket for restore reports and sub-mapping CSVs.
+    pub const REPORT_BUCKET_NAME: &str = "REPORT_BUCKET_NAME";
+    /// The role Cognito assumes to log user import jobs.
+    pub const USER_IMPORT_ROLE_ARN: &str = "USER_IMPORT_ROLE_ARN";
+    /// Set by Lambda: the function's Region, which is the only Region the ImportWorkflow restores into.
+    pub const AWS_REGION: &str = "AWS_REGION";
 }
 
 /// Default share of Cognito's quotas: the rest is left to the applications using the pool.
@@ -148,6 +156,38 @@ pub fn quota_share(src: &dyn VarSource) -> Result<f64, SettingsError> {
         "a number greater than 0 and at most 1, e.g. 0.5 for half of each Cognito quota",
         |v: &f64| *v > 0.0 && *v <= 1.0,
     )
+}
+
+/// Settings of the import steps, read once per Lambda cold start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportSettings {
+    pub region: String,
+    pub backup_table_name: String,
+    pub ledger_table_name: String,
+    pub report_bucket_name: String,
+    pub user_import_role_arn: String,
+    pub quota_share: f64,
+    pub safety_margin_seconds: u64,
+}
+
+impl ImportSettings {
+    pub fn from_vars(src: &dyn VarSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            region: required(src, env::AWS_REGION)?,
+            backup_table_name: required(src, env::BACKUP_TABLE_NAME)?,
+            ledger_table_name: required(src, env::RESTORE_LEDGER_TABLE_NAME)?,
+            report_bucket_name: required(src, env::REPORT_BUCKET_NAME)?,
+            user_import_role_arn: required(src, env::USER_IMPORT_ROLE_ARN)?,
+            quota_share: quota_share(src)?,
+            safety_margin_seconds: parsed(
+                src,
+                env::INVOCATION_SAFETY_MARGIN_SECONDS,
+                DEFAULT_SAFETY_MARGIN_SECONDS,
+                "a whole number of seconds below 900",
+                |v| *v < 900,
+            )?,
+        })
+    }
 }
 
 /// Settings of the notification steps.

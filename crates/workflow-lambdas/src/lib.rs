@@ -5,11 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
-use backup_aws::{CognitoUserPool, DynamoDbBackupStore, SnsNotifier, StepFunctionsExecutions};
+use backup_aws::{
+    CognitoUserPool, DynamoDbBackupStore, DynamoDbRestoreLedger, ImportJobSupport, S3ReportSink, SnsNotifier,
+    StepFunctionsExecutions,
+};
 use backup_domain::Deadline;
 use backup_domain::export::StepError;
 use backup_domain::rate_budget::{Budgeted, RateBudget};
-use backup_domain::settings::{ExportSettings, NotificationSettings, ProcessEnv};
+use backup_domain::settings::{ExportSettings, ImportSettings, NotificationSettings, ProcessEnv};
 use lambda_runtime::{Context, Diagnostic};
 
 pub use lambda_runtime::{Error, LambdaEvent, run, service_fn};
@@ -60,6 +63,48 @@ impl ExportStep {
 
     pub fn store(&self) -> DynamoDbBackupStore {
         DynamoDbBackupStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.settings.backup_table_name)
+    }
+
+    pub fn deadline(&self, context: &Context) -> Deadline {
+        deadline(context, self.settings.safety_margin_seconds)
+    }
+}
+
+/// Clients and settings of the import steps, built once per cold start. The target pool comes with each
+/// execution's input, so its adapter is made per invocation (sharing the process's rate budget).
+pub struct ImportStep {
+    pub settings: ImportSettings,
+    pub sdk: SdkConfig,
+    budget: Arc<RateBudget>,
+}
+
+impl ImportStep {
+    pub async fn load() -> Result<Self, Error> {
+        init_tracing();
+        let settings = ImportSettings::from_vars(&ProcessEnv)?;
+        let budget = Arc::new(RateBudget::new(settings.quota_share));
+        Ok(Self { settings, sdk: backup_aws::load_sdk_config().await, budget })
+    }
+
+    pub fn target(&self, pool_id: &str) -> Budgeted<CognitoUserPool> {
+        let client = aws_sdk_cognitoidentityprovider::Client::new(&self.sdk);
+        let support = ImportJobSupport {
+            role_arn: self.settings.user_import_role_arn.clone(),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&self.sdk),
+        };
+        Budgeted::new(CognitoUserPool::new(client, pool_id).with_import_jobs(support), self.budget.clone())
+    }
+
+    pub fn store(&self) -> DynamoDbBackupStore {
+        DynamoDbBackupStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.settings.backup_table_name)
+    }
+
+    pub fn ledger(&self) -> DynamoDbRestoreLedger {
+        DynamoDbRestoreLedger::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.settings.ledger_table_name)
+    }
+
+    pub fn reports(&self) -> S3ReportSink {
+        S3ReportSink::new(aws_sdk_s3::Client::new(&self.sdk), &self.settings.report_bucket_name)
     }
 
     pub fn deadline(&self, context: &Context) -> Deadline {

@@ -7,11 +7,9 @@
 
 pub mod cleanup;
 pub mod completion;
-pub mod failure;
 pub mod groups;
 pub mod memberships;
 pub mod pool_snapshot;
-pub mod single_run_guard;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
-//! ExportWorkflow step: stop this execution if an older one is still running.
+//! Both workflows: stop this execution if an older one of the same state machine is still running.
 
-use backup_domain::export::single_run_guard::{self, GuardInput};
+use backup_domain::single_run_guard::{self, GuardInput};
 use workflow_lambdas::{Error, LambdaEvent, into_diagnostic, service_fn};
 
 #[tokio::main]

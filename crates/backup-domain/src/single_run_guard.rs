@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::StepError;
+use crate::step::StepError;
 use crate::ports::WorkflowExecutions;
 
 #[derive(Debug, Deserialize)]
