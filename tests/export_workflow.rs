@@ -6,73 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_sfn::types::ExecutionStatus;
 use backup_domain::schema::{BackupItem, ExportMarkerItem, GroupItem, MembershipItem, UserItem};
 use local_harness::Result;
-use local_harness::local_cloud::{Fault, LocalCloud, Seeded};
-use local_harness::pools::{self, SeedGroup, SeedUser};
-use local_harness::workflows::{self, Execution, Inbox, backup_items, keys, run_export};
-
-/// Only the first users join groups, so the 10,000-user test stays about users, not memberships.
-const MAX_GROUPED_USERS: usize = 600;
-
-/// A seeded pool with the stack deployed for it.
-struct Scenario {
-    cloud: LocalCloud,
-    pool_id: String,
-    users: Vec<SeedUser>,
-    groups: Vec<SeedGroup>,
-    /// Fixture key → what the pool created (username, sub).
-    seeded: BTreeMap<String, Seeded>,
-    deployment: infra::local_deploy::Deployment,
-    inbox: Inbox,
-}
-
-async fn scenario(
-    label: &str,
-    username_attributes: &[&str],
-    users: Vec<SeedUser>,
-    group_count: usize,
-    tweak: impl FnOnce(&mut infra::definitions::StackConfig),
-) -> Result<Scenario> {
-    scenario_with_mfa(label, username_attributes, "OFF", users, group_count, tweak).await
-}
-
-async fn scenario_with_mfa(
-    label: &str,
-    username_attributes: &[&str],
-    mfa: &str,
-    users: Vec<SeedUser>,
-    group_count: usize,
-    tweak: impl FnOnce(&mut infra::definitions::StackConfig),
-) -> Result<Scenario> {
-    let cloud = LocalCloud::connect().await?;
-    let prefix = workflows::unique_prefix(label);
-    let pool_id = pools::create_pool_with_mfa(&cloud, &prefix, username_attributes, mfa).await?;
-    let groups = pools::groups_for(&users[..users.len().min(MAX_GROUPED_USERS)], group_count);
-    let seeded = cloud.seed(&pool_id, &users, &groups)?.into_iter().map(|s| (s.key.clone(), s)).collect();
-    let deployment = workflows::deploy(&cloud, &prefix, &pool_id, tweak).await?;
-    let inbox = Inbox::subscribe(&cloud, &deployment.notification_topic_arn).await?;
-    Ok(Scenario { cloud, pool_id, users, groups, seeded, deployment, inbox })
-}
-
-impl Scenario {
-    async fn export(&self) -> Result<Execution> {
-        run_export(&self.cloud, &self.deployment, "{}").await
-    }
-
-    async fn items(&self) -> Result<Vec<BackupItem>> {
-        backup_items(&self.cloud, &self.deployment.backup_table_name).await
-    }
-
-    fn sub(&self, key: &str) -> &str {
-        &self.seeded[key].sub
-    }
-
-    fn expected_memberships(&self) -> BTreeSet<(String, String)> {
-        self.groups
-            .iter()
-            .flat_map(|g| g.members.iter().map(|m| (g.name.clone(), self.sub(m).to_owned())))
-            .collect()
-    }
-}
+use local_harness::local_cloud::Fault;
+use local_harness::pools;
+use local_harness::scenario::{scenario, scenario_with_mfa};
+use local_harness::workflows::{self, Execution, keys};
 
 fn users_of(items: &[BackupItem]) -> BTreeMap<String, UserItem> {
     items.iter().filter_map(|i| if let BackupItem::User(u) = i { Some((u.sub.clone(), u.clone())) } else { None }).collect()

@@ -3,6 +3,7 @@
 
 pub mod local_cloud;
 pub mod pools;
+pub mod scenario;
 pub mod workflows;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -47,12 +47,13 @@ pub struct RestoreReport {
     pub documented_differences: Vec<&'static str>,
 }
 
-pub const DOCUMENTED_DIFFERENCES: [&str; 4] = [
+pub const DOCUMENTED_DIFFERENCES: [&str; 5] = [
     "every restored user has a new sub (see the sub-mapping CSV and the restore ledger)",
     "no user has a password: CSV-imported users are in RESET_REQUIRED (they reset it at sign-in), users created \
      by AdminCreateUser are in FORCE_CHANGE_PASSWORD (they need a temporary password or a resent invitation)",
     "federated users and users without a value for the username attribute are not restored (listed with the reason)",
     "MFA methods, TOTP secrets, devices and passkeys are not restorable; SMS MFA can be re-enabled from phone_number",
+    "an attribute with an empty value is restored as no value (Cognito's CSV import cannot tell them apart)",
 ];
 
 pub async fn run(

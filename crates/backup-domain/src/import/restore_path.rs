@@ -89,9 +89,6 @@ pub fn csv_values(user: &UserItem, target: &TargetProfile) -> BTreeMap<String, S
     let (mut values, _) = restorable_attributes(user, target);
     values.insert("cognito:username".into(), user.pseudo_username.clone().unwrap_or_default());
     values.insert("cognito:mfa_enabled".into(), (target.mfa_configuration == "ON").to_string());
-    for verified in ["email_verified", "phone_number_verified"] {
-        values.entry(verified.into()).or_insert_with(|| "false".into());
-    }
     values
 }
 

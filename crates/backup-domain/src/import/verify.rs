@@ -188,8 +188,11 @@ fn csv_field(value: &str) -> String {
 
 /// What differs between the backup's user and the target's, by attribute name.
 pub fn compare_user(backup: &UserItem, target: &PoolUser, run: &ImportRun) -> Vec<String> {
-    let (expected, _) = restore_path::restorable_attributes(backup, &run.target);
-    let actual: BTreeMap<&String, &String> = target.attributes.iter().filter(|(k, _)| k.as_str() != "sub").collect();
+    // An empty value and no value are the same to Cognito's CSV import, and carry the same information.
+    let (mut expected, _) = restore_path::restorable_attributes(backup, &run.target);
+    expected.retain(|_, v| !v.is_empty());
+    let actual: BTreeMap<&String, &String> =
+        target.attributes.iter().filter(|(k, v)| k.as_str() != "sub" && !v.is_empty()).collect();
     let mut names: BTreeSet<&String> = expected.keys().collect();
     names.extend(actual.keys().copied());
     let mut differences: Vec<String> = names
