@@ -1,6 +1,8 @@
 //! The local demo (README command 1, via deployment/run-local-demo.sh): seeds a realistic, nasty
 //! user pool in the local cloud, deploys the stack, runs the ExportWorkflow through Step Functions and
-//! prints a summary read back from the backup table. Exits non-zero if the backup disagrees with the pool.
+//! prints a summary read back from the backup table; then creates a new pool from the backup's pool
+//! snapshot, restores the backup into it with the ImportWorkflow and prints the verification report.
+//! Exits non-zero if the backup disagrees with the pool or the restore is not verified.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -41,8 +43,10 @@ async fn run() -> Result<()> {
         users.iter().filter(|u| u.status == "EXTERNAL_PROVIDER").count(),
     );
 
-    println!("2. Deploying the stack (functions, ExportWorkflow, backup table, topic, schedule)…");
-    let deployment = workflows::deploy(&cloud, &prefix, &pool_id, |_| {}).await?;
+    println!("2. Deploying the stack (both workflows, backup table with its replica in the backup Region, topic, schedule)…");
+    // Nothing else uses the local pool, so the demo may take the whole of each Cognito quota.
+    let deployment = workflows::deploy(&cloud, &prefix, &pool_id, |cfg| cfg.quota_share = 1.0).await?;
+    println!("   (quota share 1.0: the workflows may use all of each Cognito quota, as no application shares them here)");
     println!("   state machine {}", deployment.export_state_machine_arn);
 
     println!("3. Running the ExportWorkflow through Step Functions…");
@@ -80,6 +84,43 @@ async fn run() -> Result<()> {
         return Err("the backup does not match the pool".into());
     }
     println!("  every user, group and membership of the pool is in the backup.");
+
+    let snapshot = items
+        .iter()
+        .find_map(|i| if let BackupItem::PoolSnapshot(p) = i { Some(p.pool.clone()) } else { None })
+        .ok_or("the backup has no pool snapshot")?;
+    println!();
+    println!("5. Creating a new pool from the backup's pool snapshot and restoring into it with the ImportWorkflow…");
+    let target = backup_aws::create_pool_like(&cloud.cognito(), &snapshot, &format!("{prefix}-restored")).await?;
+    println!("   new pool {target}");
+    let input = serde_json::json!({"NewUserPoolId": target}).to_string();
+    let arn = workflows::start(&cloud, &deployment.import_state_machine_arn, &input).await?;
+    follow(&cloud, &arn).await?;
+    let restore = workflows::wait(&cloud, &arn, Duration::from_secs(900)).await?;
+    let Some(report) = restore.output.filter(|_| restore.status == ExecutionStatus::Succeeded) else {
+        return Err(format!("the ImportWorkflow ended {:?}: {:?} {:?}", restore.status, restore.error, restore.cause).into());
+    };
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    let (users, state, v) = (&report["users"], &report["userState"], &report["verification"]);
+    println!();
+    println!("Restore report ({})", report["reportLocation"].as_str().unwrap_or_default());
+    println!("  users by CSV import    {:>6}   ({} import job(s), {} rows rejected)", n(&users["csvSubmitted"]), n(&users["jobs"]), n(&users["csvRejected"]));
+    println!("  users by AdminCreateUser {:>4}   (values the CSV dialect would change, unconfirmed or unverified users)", n(&users["adminCreated"]));
+    println!("  not restorable         {:>6}   (federated users, listed with the reason)", n(&users["notRestorable"]));
+    println!("  groups                 {:>6}", n(&report["groups"]["created"]));
+    println!("  disabled users         {:>6}", n(&state["disabled"]));
+    println!("  memberships            {:>6}", n(&state["membershipsAdded"]));
+    println!("  verified               {:>6} users, {} groups, {} memberships", n(&v["usersVerified"]), n(&v["groupsVerified"]), n(&v["membershipsVerified"]));
+    println!("  differences            {:>6}   beyond the documented ones (new sub, no password, RESET_REQUIRED or FORCE_CHANGE_PASSWORD)", n(&v["differencesTotal"]));
+    println!(
+        "  duration               {:>6.1} s (the plan estimated {:.0} s from Cognito's quotas: AdminAddUserToGroup allows 25 calls/s)",
+        report["durationSeconds"].as_f64().unwrap_or_default(),
+        report["plan"]["estimatedSeconds"].as_f64().unwrap_or_default()
+    );
+    if report["verified"] != true {
+        return Err("the restore was not verified".into());
+    }
+    println!("  the restored pool matches the backup.");
     Ok(())
 }
 
