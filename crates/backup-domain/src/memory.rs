@@ -33,6 +33,7 @@ struct PoolState {
     failure: Option<PortError>,
     jobs: BTreeMap<String, (ImportJob, Vec<FailedRow>)>,
     created_subs: usize,
+    rejected_by_jobs: BTreeMap<String, String>,
 }
 
 /// A user pool held in memory, paging like Cognito (offset tokens, configurable page size).
@@ -105,6 +106,11 @@ impl InMemoryUserPool {
 
     pub fn set_mfa(&self, username: &str, settings: UserMfaSettings) {
         self.state().mfa.insert(username.into(), settings);
+    }
+
+    /// Import jobs will reject the row of `username` with `reason`, as Cognito rejects rows it finds invalid.
+    pub fn reject_in_import_jobs(&self, username: &str, reason: &str) {
+        self.state().rejected_by_jobs.insert(username.into(), reason.into());
     }
 
     /// How many times `user_mfa` was called.
@@ -307,6 +313,10 @@ impl RestoreTarget for InMemoryUserPool {
                 }
             };
             let username = row.get("cognito:username").cloned().unwrap_or_default();
+            if let Some(reason) = state.rejected_by_jobs.get(&username) {
+                failures.push(FailedRow { line: n as u64 + 1, reason: reason.clone() });
+                continue;
+            }
             if Self::find(&state, &username).is_some() {
                 failures.push(FailedRow { line: n as u64 + 1, reason: "A user with the same username already exists.".into() });
                 continue;

@@ -235,3 +235,25 @@ async fn verification_catches_a_changed_user_and_a_lost_membership() {
     assert!(err.to_string().contains("attribute custom:tier"), "{err}");
     assert!(!err.to_string().contains("tampered"), "values never appear in reports");
 }
+
+#[tokio::test]
+async fn rows_an_import_job_rejects_are_reported_by_sub_and_fail_verification() {
+    let (source, store) = exported().await;
+    let target = fresh_target();
+    let victim = &source.users()[0];
+    target.reject_in_import_jobs(&victim.username, "The User Record does not set any of the auto verified attributes to true.");
+    let (ledger, reports) = (InMemoryLedger::default(), InMemoryReports::default());
+    let r = Restore { target: &target, store: &store, ledger: &ledger, reports: &reports };
+    let run = r.preflight(json!({"NewUserPoolId": "us-east-1_target"})).await.unwrap();
+    let err = r.restore(&run).await.unwrap_err();
+    assert_eq!(err.error_name(), "VerificationFailed");
+    let sub = victim.sub().unwrap();
+    assert!(err.to_string().contains(sub) && err.to_string().contains("auto verified"), "{err}");
+    let entry = ledger.all().into_iter().find(|e| e.old_sub == sub).unwrap();
+    assert_eq!(entry.path, "CSV_IMPORT");
+    assert!(entry.failure.is_some(), "the ledger says why the user is missing");
+    let report = reports.objects().into_iter().find(|(k, _)| k.ends_with("report.json")).unwrap().1;
+    let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
+    assert_eq!(report["users"]["csvRejected"], 1);
+    assert_eq!(report["users"]["rejected"][0]["sub"], sub);
+}
