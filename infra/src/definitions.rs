@@ -43,30 +43,58 @@ impl StackConfig {
     }
 
     pub fn table_name(&self) -> String {
-        format!("{}-backup", self.prefix)
+        names::backup_table(&self.prefix)
     }
     pub fn topic_name(&self) -> String {
-        format!("{}-notifications", self.prefix)
+        names::topic(&self.prefix)
     }
     pub fn function_name(&self, f: &FunctionDef) -> String {
-        format!("{}-{}", self.prefix, f.binary)
+        names::function(&self.prefix, f)
     }
     /// IAM is global: role names carry the Region.
     pub fn role_name(&self, region: &str, logical_id: &str) -> String {
         format!("{}-{}-{}", self.prefix, region, logical_id)
     }
     pub fn ledger_table_name(&self) -> String {
-        format!("{}-restore-ledger", self.prefix)
+        names::ledger_table(&self.prefix)
     }
     /// S3 names are global: the bucket name carries the Region and the account.
     pub fn report_bucket_name(&self, region: &str, account: &str) -> String {
-        format!("{}-restore-reports-{region}-{account}", self.prefix.to_lowercase())
+        names::report_bucket(&self.prefix.to_lowercase(), region, account)
     }
     pub fn state_machine_name(&self, sm: &StateMachineDef) -> String {
-        format!("{}-{}", self.prefix, sm.logical_id)
+        names::state_machine(&self.prefix, sm)
     }
     pub fn schedule_rule_name(&self) -> String {
-        format!("{}-ExportSchedule", self.prefix)
+        names::schedule_rule(&self.prefix)
+    }
+}
+
+/// Resource names from a prefix: a literal for the SDK deployer, `${ResourcePrefix}` inside the
+/// templates' `Fn::Sub`, so both name everything the same way.
+pub mod names {
+    use super::{FunctionDef, StateMachineDef};
+
+    pub fn backup_table(prefix: &str) -> String {
+        format!("{prefix}-backup")
+    }
+    pub fn ledger_table(prefix: &str) -> String {
+        format!("{prefix}-restore-ledger")
+    }
+    pub fn topic(prefix: &str) -> String {
+        format!("{prefix}-notifications")
+    }
+    pub fn function(prefix: &str, f: &FunctionDef) -> String {
+        format!("{prefix}-{}", f.binary)
+    }
+    pub fn state_machine(prefix: &str, sm: &StateMachineDef) -> String {
+        format!("{prefix}-{}", sm.logical_id)
+    }
+    pub fn schedule_rule(prefix: &str) -> String {
+        format!("{prefix}-ExportSchedule")
+    }
+    pub fn report_bucket(prefix: &str, region: &str, account: &str) -> String {
+        format!("{prefix}-restore-reports-{region}-{account}")
     }
 }
 

@@ -5,4 +5,5 @@
 //! creates exactly that in the local cloud through the AWS SDK.
 
 pub mod definitions;
+pub mod cloudformation;
 pub mod local_deploy;

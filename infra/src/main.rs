@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use infra::definitions::StackConfig;
 
 #[derive(Parser)]
-#[command(about = "The Cognito backup stack: deploy it locally")]
+#[command(about = "The Cognito backup stack: synthesize its CloudFormation templates, or deploy it with the SDK")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,6 +21,19 @@ enum Preference {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write the main and the regional CloudFormation templates as JSON.
+    Synth {
+        /// Folder to write them to.
+        #[arg(long, default_value = "deployment/templates")]
+        out: std::path::PathBuf,
+        /// Asset buckets are <bucket-prefix>-<region> (build-s3-dist.sh's BUCKET argument).
+        #[arg(long, default_value = "asset-bucket-placeholder")]
+        bucket_prefix: String,
+        #[arg(long, default_value = "cognito-backup")]
+        solution: String,
+        #[arg(long, default_value = "v0.1.0")]
+        version: String,
+    },
     /// Create (or update) the stack's resources: in the local cloud when AWS_ENDPOINT_URL points at it,
     /// in the configured account and Region otherwise (then pass --lambda-zip-dir).
     Deploy {
@@ -58,6 +71,12 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
+        Command::Synth { out, bucket_prefix, solution, version } => {
+            let assets = infra::cloudformation::Assets { bucket_prefix, key_prefix: format!("{solution}/{version}"), version };
+            for path in infra::cloudformation::write_templates(&assets, &out)? {
+                println!("{}", path.display());
+            }
+        }
         Command::Deploy {
             primary_user_pool_id,
             prefix,

@@ -15,6 +15,8 @@ use backup_domain::rate_budget::{Budgeted, RateBudget};
 use backup_domain::settings::{ExportSettings, ImportSettings, NotificationSettings, ProcessEnv};
 use lambda_runtime::{Context, Diagnostic};
 
+pub mod update_guard;
+
 pub use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 /// Structured JSON logs to stdout (CloudWatch on AWS); level from `RUST_LOG`, default `info`.

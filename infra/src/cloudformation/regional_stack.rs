@@ -1,0 +1,48 @@
+//! The regional stack, deployed by the main stack's StackSet in the primary and the backup Region: the
+//! ImportWorkflow everywhere; the ExportWorkflow and its schedule in the primary Region only.
+
+use serde_json::json;
+
+use super::constructs::{self};
+use super::main_stack::shared_parameters;
+use super::template::{Template, reference};
+use crate::definitions::{EXPORT_FUNCTIONS, EXPORT_WORKFLOW, FAILURE_NOTICE, IMPORT_FUNCTIONS, IMPORT_WORKFLOW, SINGLE_RUN_GUARD};
+
+const PRIMARY_ONLY: Option<&str> = Some("IsPrimaryRegion");
+
+pub fn template(version: &str) -> Result<Template, String> {
+    let mut t = Template::new(format!(
+        "Cognito user pool backup and restore, regional resources: ImportWorkflow, and in the primary Region the \
+         ExportWorkflow and its schedule (version {version})"
+    ));
+    for (name, spec) in shared_parameters() {
+        t.parameter(name, spec);
+    }
+    t.parameter("PrimaryRegion", json!({"Type": "String", "Description": "The Region of the backed-up user pool and the ExportWorkflow", "AllowedPattern": "^[a-z]{2}(-gov)?-[a-z]+-\\d$"}));
+    t.parameter("AssetBucketPrefix", json!({"Type": "String", "Description": "Lambda code is in <prefix>-<Region>"}));
+    t.parameter("AssetKeyPrefix", json!({"Type": "String", "Description": "Key prefix of the Lambda zips"}));
+    t.conditions.insert("IsPrimaryRegion".into(), json!({"Fn::Equals": [reference("AWS::Region"), reference("PrimaryRegion")]}));
+
+    constructs::topic(&mut t);
+    constructs::ledger_table(&mut t);
+    constructs::report_bucket(&mut t);
+    constructs::user_import_logs_role(&mut t);
+    for f in [&SINGLE_RUN_GUARD, &FAILURE_NOTICE].into_iter().chain(IMPORT_FUNCTIONS) {
+        constructs::lambda_function(&mut t, f, None);
+    }
+    for f in EXPORT_FUNCTIONS {
+        constructs::lambda_function(&mut t, f, PRIMARY_ONLY);
+    }
+    constructs::state_machine(&mut t, &IMPORT_WORKFLOW, None)?;
+    let export = constructs::state_machine(&mut t, &EXPORT_WORKFLOW, PRIMARY_ONLY)?;
+    constructs::schedule(&mut t, &export, PRIMARY_ONLY);
+
+    t.output("ImportWorkflowArn", "Start it with {\"NewUserPoolId\": \"...\"}", reference("ImportWorkflow"));
+    t.output("RestoreLedgerTableName", "Where each restored user went; old to new sub", reference("RestoreLedgerTable"));
+    t.output("ReportBucketName", "Restore reports and sub-mapping CSVs", reference("ReportBucket"));
+    t.outputs.insert(
+        "ExportWorkflowArn".into(),
+        json!({"Condition": "IsPrimaryRegion", "Description": "Started by the schedule, or by hand", "Value": reference("ExportWorkflow")}),
+    );
+    Ok(t)
+}
