@@ -5,8 +5,9 @@
 #   deployment/local-cloud.sh start      start it in the background (no-op if running); prints the endpoint
 #   deployment/local-cloud.sh stop       stop it (no-op if stopped)
 #   deployment/local-cloud.sh status     print the endpoint if running, exit 1 if not
-#   deployment/local-cloud.sh deploy --primary-user-pool-id ID [infra deploy options]
-#                                        build the Lambdas and deploy the stack's resources into it
+#   deployment/local-cloud.sh deploy --primary-user-pool-id ID [--prefix P] [--backup-region R]
+#                                        build the Lambdas, synthesize the templates and deploy them through
+#                                        the local CloudFormation API (main stack + StackSet in both Regions)
 #
 # Environment: LOCAL_CLOUD_PORT (default 4577), LOCAL_CLOUD_STATE_DIR (default .local-cloud),
 #              AWS_REGION (default us-east-1), CARGO_TARGET_DIR.
@@ -71,7 +72,7 @@ deploy() {
   (cd "$ROOT" && cargo build --quiet --workspace --all-targets)
   AWS_ENDPOINT_URL="$ENDPOINT" AWS_REGION="${AWS_REGION:-us-east-1}" \
     AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local-cloud}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local-cloud}" \
-    "$TARGET_DIR/debug/infra" deploy "$@"
+    "$TARGET_DIR/debug/infra" deploy-stack "$@"
 }
 
 case "${1:-}" in

@@ -31,7 +31,7 @@ def main() -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from werkzeug.serving import run_simple
 
-    from . import bulk_seed, lambda_runtime_api, moto_fixes
+    from . import bulk_seed, cloudformation_gaps, lambda_runtime_api, moto_fixes
     from .cognito_import_jobs import OPERATIONS as IMPORT_JOB_OPERATIONS
     from .cognito_import_jobs import ApiError, ImportJobs
     from .dynamodb_replicas import Replicas
@@ -51,6 +51,7 @@ def main() -> None:
     import_jobs = ImportJobs(endpoint)
     replicas = Replicas()
     replicas.install()
+    cloudformation_gaps.install(replicas, args.host)
     moto_app = DomainDispatcherApplication(create_backend_app)
 
     def json_response(start_response, status: int, body) -> list[bytes]:
@@ -132,6 +133,10 @@ def main() -> None:
     def app(environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_local_cloud/"):
             return extensions(environ, start_response)
+        if environ.get("PATH_INFO", "").endswith("/cfnresponse") and not environ.get("CONTENT_TYPE"):
+            # Custom resources answer with an empty Content-Type (CloudFormation signs its URL that way);
+            # moto reads the answer only when it is labelled JSON.
+            environ["CONTENT_TYPE"] = "application/json"
         fault = faults.intercept(environ)
         if fault:
             status, payload, code = fault

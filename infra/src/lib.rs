@@ -7,3 +7,4 @@
 pub mod definitions;
 pub mod cloudformation;
 pub mod local_deploy;
+pub mod stack_deploy;

@@ -25,6 +25,12 @@ pub struct DeployError {
     detail: String,
 }
 
+impl DeployError {
+    pub fn new(what: impl Into<String>, detail: String) -> Self {
+        Self { what: what.into(), detail }
+    }
+}
+
 fn fail<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> DeployError {
     let what = what.into();
     move |e| DeployError { what, detail: e.to_string() }
@@ -349,7 +355,7 @@ pub fn function_statements(arns: impl Fn(Target) -> Vec<String>, log_group_arn: 
     serde_json::Value::Array(statements)
 }
 
-fn placeholder_zip() -> Result<Vec<u8>, DeployError> {
+pub fn placeholder_zip() -> Result<Vec<u8>, DeployError> {
     // The local cloud runs target/debug/<Handler>; the zip only satisfies the API.
     let mut buf = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut buf);

@@ -21,6 +21,21 @@ enum Preference {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Deploy the synthesized templates through CloudFormation (the local cloud when AWS_ENDPOINT_URL points
+    /// at it): assets to <prefix>-assets-<region> buckets, then the main stack, whose StackSet deploys the
+    /// regional stack to both Regions.
+    DeployStack {
+        #[arg(long)]
+        primary_user_pool_id: String,
+        #[arg(long, default_value = "cupbak")]
+        prefix: String,
+        #[arg(long, default_value = "us-west-2")]
+        backup_region: String,
+        #[arg(long, default_value = "rate(1 day)")]
+        schedule: String,
+        #[arg(long, default_value = "operator@example.com")]
+        notification_email: String,
+    },
     /// Write the main and the regional CloudFormation templates as JSON.
     Synth {
         /// Folder to write them to.
@@ -71,6 +86,18 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
+        Command::DeployStack { primary_user_pool_id, prefix, backup_region, schedule, notification_email } => {
+            let cfg = StackConfig {
+                backup_region,
+                schedule_expression: schedule,
+                notification_email: Some(notification_email),
+                ..StackConfig::new(prefix, primary_user_pool_id)
+            };
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+            let code = |_: &str| infra::local_deploy::placeholder_zip();
+            let deployment = infra::stack_deploy::deploy(&sdk, &cfg, &code).await?;
+            println!("{}", serde_json::to_string_pretty(&deployment)?);
+        }
         Command::Synth { out, bucket_prefix, solution, version } => {
             let assets = infra::cloudformation::Assets { bucket_prefix, key_prefix: format!("{solution}/{version}"), version };
             for path in infra::cloudformation::write_templates(&assets, &out)? {

@@ -34,6 +34,7 @@ pub struct CustomResourceResponse {
     pub stack_id: String,
     pub request_id: String,
     pub logical_resource_id: String,
+    pub data: serde_json::Map<String, Value>,
 }
 
 /// What the guard decides, before any AWS call: `Err(reason)` refuses.
@@ -84,6 +85,7 @@ pub fn response(event: &CustomResourceEvent, outcome: &Result<(), String>, log_s
         stack_id: event.stack_id.clone(),
         request_id: event.request_id.clone(),
         logical_resource_id: event.logical_resource_id.clone(),
+        data: serde_json::Map::new(),
     }
 }
 
