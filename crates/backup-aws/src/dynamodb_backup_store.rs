@@ -1,24 +1,16 @@
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use backup_domain::ports::{BackupStore, Page, PortError, ScanSegment, StaleItem};
 use backup_domain::schema::{
     BackupItem, ITEM_TYPE_ATTRIBUTE, ItemKey, ItemType, LAST_CONFIRMED_ATTRIBUTE, PARTITION_KEY, SORT_KEY,
 };
 
+use crate::dynamodb_batches::{BatchTable, Item};
 use crate::errors::port_error;
 
-/// DynamoDB's limit of items per BatchWriteItem.
-const BATCH_SIZE: usize = 25;
-/// DynamoDB's limit of keys per BatchGetItem.
-const BATCH_GET_SIZE: usize = 100;
-/// Rounds of resubmitting UnprocessedItems (with exponential backoff from 50 ms) before giving up.
-const UNPROCESSED_ROUNDS: u32 = 10;
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The backup table in DynamoDB.
 pub struct DynamoDbBackupStore {
@@ -32,6 +24,10 @@ impl DynamoDbBackupStore {
         let table = table.into();
         let hint = format!("Check that backup table {table} exists in this Region and the function's role may use it.");
         Self { client, table, hint }
+    }
+
+    fn batches(&self) -> BatchTable<'_> {
+        BatchTable { client: &self.client, name: &self.table, kind: "backup table" }
     }
 
     fn err<E>(&self, operation: &str, e: E) -> PortError
@@ -83,42 +79,7 @@ pub fn from_dynamo_item(mut attrs: Item) -> Result<BackupItem, PortError> {
 #[async_trait]
 impl BackupStore for DynamoDbBackupStore {
     async fn put_all(&self, items: &[BackupItem]) -> Result<(), PortError> {
-        for chunk in items.chunks(BATCH_SIZE) {
-            let mut requests = chunk
-                .iter()
-                .map(|item| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(to_dynamo_item(item)?))
-                        .build()
-                        .map_err(|e| PortError::Malformed(e.to_string()))?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, PortError>>()?;
-            let mut round = 0;
-            while !requests.is_empty() {
-                if round == UNPROCESSED_ROUNDS {
-                    return Err(PortError::Throttled(format!(
-                        "BatchWriteItem on backup table {} left {} items unprocessed after {round} rounds; \
-                         the table is throttled, retry later",
-                        self.table,
-                        requests.len()
-                    )));
-                }
-                if round > 0 {
-                    tokio::time::sleep(Duration::from_millis(50 << round.min(7))).await;
-                }
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(|e| self.err("BatchWriteItem", e))?;
-                requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
-                round += 1;
-            }
-        }
-        Ok(())
+        self.batches().put_all(items.iter().map(to_dynamo_item).collect::<Result<_, _>>()?).await
     }
 
     async fn get(&self, key: &ItemKey) -> Result<Option<BackupItem>, PortError> {
@@ -204,37 +165,8 @@ impl BackupStore for DynamoDbBackupStore {
     }
 
     async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<BackupItem>, PortError> {
-        let mut unique: Vec<&ItemKey> = keys.iter().collect();
-        unique.sort();
-        unique.dedup();
-        let mut items = Vec::with_capacity(unique.len());
-        for chunk in unique.chunks(BATCH_GET_SIZE) {
-            let mut request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(chunk.iter().map(|k| key_attributes(k)).collect()))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| PortError::InvalidRequest(e.to_string()))?;
-            for round in 0..UNPROCESSED_ROUNDS {
-                if round > 0 {
-                    tokio::time::sleep(Duration::from_millis(50 << round.min(7))).await;
-                }
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| self.err("BatchGetItem", e))?;
-                for attrs in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    items.push(from_dynamo_item(attrs)?);
-                }
-                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                    Some(rest) if !rest.keys().is_empty() => request = rest,
-                    _ => break,
-                }
-            }
-        }
-        Ok(items)
+        let found = self.batches().get_all(keys.iter().map(key_attributes).collect()).await?;
+        found.into_iter().map(from_dynamo_item).collect()
     }
 
     async fn partition(&self, pk: &str) -> Result<Vec<BackupItem>, PortError> {

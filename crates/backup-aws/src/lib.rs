@@ -6,6 +6,7 @@ mod clients;
 mod cognito_restore_target;
 mod cognito_user_pool;
 mod dynamodb_backup_store;
+mod dynamodb_batches;
 mod dynamodb_restore_ledger;
 mod errors;
 mod pool_recreation;

@@ -123,13 +123,7 @@ impl ExportSettings {
             user_pool_id: required(src, env::USER_POOL_ID)?,
             backup_table_name: required(src, env::BACKUP_TABLE_NAME)?,
             quota_share: quota_share(src)?,
-            safety_margin_seconds: parsed(
-                src,
-                env::INVOCATION_SAFETY_MARGIN_SECONDS,
-                DEFAULT_SAFETY_MARGIN_SECONDS,
-                "a whole number of seconds below 900",
-                |v| *v < 900,
-            )?,
+            safety_margin_seconds: safety_margin_seconds(src)?,
             user_list_segments: parsed(
                 src,
                 env::USER_LIST_SEGMENTS,
@@ -146,6 +140,16 @@ impl ExportSettings {
             )?,
         })
     }
+}
+
+fn safety_margin_seconds(src: &dyn VarSource) -> Result<u64, SettingsError> {
+    parsed(
+        src,
+        env::INVOCATION_SAFETY_MARGIN_SECONDS,
+        DEFAULT_SAFETY_MARGIN_SECONDS,
+        "a whole number of seconds below 900",
+        |v| *v < 900,
+    )
 }
 
 pub fn quota_share(src: &dyn VarSource) -> Result<f64, SettingsError> {
@@ -179,13 +183,7 @@ impl ImportSettings {
             report_bucket_name: required(src, env::REPORT_BUCKET_NAME)?,
             user_import_role_arn: required(src, env::USER_IMPORT_ROLE_ARN)?,
             quota_share: quota_share(src)?,
-            safety_margin_seconds: parsed(
-                src,
-                env::INVOCATION_SAFETY_MARGIN_SECONDS,
-                DEFAULT_SAFETY_MARGIN_SECONDS,
-                "a whole number of seconds below 900",
-                |v| *v < 900,
-            )?,
+            safety_margin_seconds: safety_margin_seconds(src)?,
         })
     }
 }

@@ -134,14 +134,7 @@ pub async fn run(
                     recorded.push(entry(run, &user, PATH_NOT_RESTORABLE, Some(reason)));
                 }
                 RestorePath::CsvImport if run.policy == ConflictPolicy::Fail => {
-                    let values = restore_path::csv_values(&user, &run.target);
-                    let row = csv_dialect::row(&run.target.csv_header, &values)
-                        .map_err(|e| StepError::InvalidInput(format!("CSV row of sub {}: {e}", user.sub)))?;
-                    csv.push('\n');
-                    csv.push_str(&row);
-                    let mut e = entry(run, &user, PATH_CSV, None);
-                    e.job_line = Some(csv_entries.len() as u64 + 1);
-                    csv_entries.push(e);
+                    append_row(&mut csv, &mut csv_entries, run, &user)?;
                 }
                 // With another policy the user may exist already: look before choosing the path.
                 path => direct.push((user, path)),
@@ -160,15 +153,7 @@ pub async fn run(
                     }
                     recorded.push(e);
                 }
-                Restored::ByCsv(user) => {
-                    let row = csv_dialect::row(&run.target.csv_header, &restore_path::csv_values(&user, &run.target))
-                        .map_err(|e| StepError::InvalidInput(format!("CSV row of sub {}: {e}", user.sub)))?;
-                    csv.push('\n');
-                    csv.push_str(&row);
-                    let mut e = entry(run, &user, PATH_CSV, None);
-                    e.job_line = Some(csv_entries.len() as u64 + 1);
-                    csv_entries.push(e);
-                }
+                Restored::ByCsv(user) => append_row(&mut csv, &mut csv_entries, run, &user)?,
             }
         }
         ledger.record(&recorded).await.map_err(StepError::port("writing the restore ledger"))?;
@@ -196,6 +181,18 @@ pub async fn run(
     }
     cursor.done = cursor.scan.done && cursor.job.is_none();
     Ok(cursor)
+}
+
+/// Adds the user's row to the job's CSV and its ledger entry, numbered as the job will report it.
+fn append_row(csv: &mut String, entries: &mut Vec<LedgerEntry>, run: &ImportRun, user: &UserItem) -> Result<(), StepError> {
+    let row = csv_dialect::row(&run.target.csv_header, &restore_path::csv_values(user, &run.target))
+        .map_err(|e| StepError::InvalidInput(format!("CSV row of sub {}: {e}", user.sub)))?;
+    csv.push('\n');
+    csv.push_str(&row);
+    let mut e = entry(run, user, PATH_CSV, None);
+    e.job_line = Some(entries.len() as u64 + 1);
+    entries.push(e);
+    Ok(())
 }
 
 enum Restored {
