@@ -73,6 +73,23 @@ pub fn check(event: &CustomResourceEvent, stack_region: &str) -> Result<(), Stri
     }
 }
 
+/// Reads an event; when it is malformed, still finds where to answer, so CloudFormation hears a FAILED.
+pub fn parse(raw: &Value) -> Result<CustomResourceEvent, (Option<CustomResourceEvent>, String)> {
+    serde_json::from_value(raw.clone()).map_err(|e| {
+        let field = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let fallback = (!field("ResponseURL").is_empty()).then(|| CustomResourceEvent {
+            request_type: field("RequestType"),
+            response_url: field("ResponseURL"),
+            stack_id: field("StackId"),
+            request_id: field("RequestId"),
+            logical_resource_id: field("LogicalResourceId"),
+            resource_properties: Value::Null,
+            old_resource_properties: Value::Null,
+        });
+        (fallback, format!("the custom resource request is malformed: {e}"))
+    })
+}
+
 pub fn response(event: &CustomResourceEvent, outcome: &Result<(), String>, log_stream: &str) -> CustomResourceResponse {
     let (status, reason) = match outcome {
         Ok(()) => ("SUCCESS", format!("See CloudWatch log stream {log_stream}")),
@@ -138,6 +155,15 @@ mod tests {
         assert!(check(&event("Delete", json!({}), props("us-east-1_a", "us-east-1")), "us-east-1").is_ok());
         let r = response(&same, &Ok(()), "log");
         assert_eq!(r.status, "SUCCESS");
+    }
+
+    #[test]
+    fn a_malformed_request_still_gets_a_failed_answer() {
+        let raw = json!({"RequestType": "Create", "ResponseURL": "https://example.invalid/r", "StackId": "s", "RequestId": "r"});
+        let (fallback, reason) = parse(&raw).unwrap_err();
+        let event = fallback.expect("the response URL is known");
+        assert_eq!(response(&event, &Err(reason), "log").status, "FAILED");
+        assert!(parse(&json!({"RequestType": "Create"})).unwrap_err().0.is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! checks on create that the pool exists. Answers CloudFormation on every request, whatever happens.
 
 use backup_domain::ports::{PortError, UserPool};
-use workflow_lambdas::update_guard::{self, CustomResourceEvent};
+use workflow_lambdas::update_guard;
 use workflow_lambdas::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -11,9 +11,16 @@ async fn main() -> Result<(), Error> {
     let sdk = &backup_aws::load_sdk_config().await;
     let region = std::env::var("AWS_REGION").unwrap_or_default();
     let region = &region;
-    workflow_lambdas::run(service_fn(move |event: LambdaEvent<CustomResourceEvent>| async move {
-        let e = &event.payload;
-        let mut outcome = update_guard::check(e, region);
+    workflow_lambdas::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let (event, mut outcome) = match update_guard::parse(&event.payload) {
+            Ok(e) => {
+                let outcome = update_guard::check(&e, region);
+                (e, outcome)
+            }
+            Err((Some(e), reason)) => (e, Err(reason)),
+            Err((None, reason)) => return Err(Error::from(format!("{reason}; it has no ResponseURL to answer"))),
+        };
+        let e = &event;
         if outcome.is_ok() && e.request_type == "Create" {
             let pool_id = e.resource_properties["PrimaryUserPoolId"].as_str().unwrap_or_default();
             let pool = backup_aws::CognitoUserPool::new(aws_sdk_cognitoidentityprovider::Client::new(sdk), pool_id);
