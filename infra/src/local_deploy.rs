@@ -31,12 +31,12 @@ impl DeployError {
     }
 }
 
-fn fail<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> DeployError {
+pub(crate) fn fail<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> DeployError {
     let what = what.into();
     move |e| DeployError { what, detail: e.to_string() }
 }
 
-fn sdk_fail<E: std::error::Error + 'static>(what: impl Into<String>) -> impl FnOnce(E) -> DeployError {
+pub(crate) fn sdk_fail<E: std::error::Error + 'static>(what: impl Into<String>) -> impl FnOnce(E) -> DeployError {
     let what = what.into();
     move |e| DeployError { what, detail: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string() }
 }
@@ -282,7 +282,7 @@ async fn ensure_replica(sdk: &SdkConfig, table: &str, replica_region: &str) -> R
     Ok(())
 }
 
-async fn ensure_bucket(sdk: &SdkConfig, bucket: &str, region: &str) -> Result<(), DeployError> {
+pub(crate) async fn ensure_bucket(sdk: &SdkConfig, bucket: &str, region: &str) -> Result<(), DeployError> {
     let s3 = aws_sdk_s3::Client::new(sdk);
     if s3.head_bucket().bucket(bucket).send().await.is_ok() {
         return Ok(());

@@ -25,16 +25,8 @@ enum Command {
     /// at it): assets to <prefix>-assets-<region> buckets, then the main stack, whose StackSet deploys the
     /// regional stack to both Regions.
     DeployStack {
-        #[arg(long)]
-        primary_user_pool_id: String,
-        #[arg(long, default_value = "cupbak")]
-        prefix: String,
-        #[arg(long, default_value = "us-west-2")]
-        backup_region: String,
-        #[arg(long, default_value = "rate(1 day)")]
-        schedule: String,
-        #[arg(long, default_value = "operator@example.com")]
-        notification_email: String,
+        #[command(flatten)]
+        stack: StackArgs,
     },
     /// Write the main and the regional CloudFormation templates as JSON.
     Synth {
@@ -52,20 +44,8 @@ enum Command {
     /// Create (or update) the stack's resources: in the local cloud when AWS_ENDPOINT_URL points at it,
     /// in the configured account and Region otherwise (then pass --lambda-zip-dir).
     Deploy {
-        #[arg(long)]
-        primary_user_pool_id: String,
-        #[arg(long, default_value = "cupbak")]
-        prefix: String,
-        #[arg(long, default_value = "us-west-2")]
-        backup_region: String,
-        #[arg(long, default_value = "rate(1 day)")]
-        schedule: String,
-        #[arg(long, default_value_t = backup_domain::settings::DEFAULT_QUOTA_SHARE)]
-        quota_share: f64,
-        #[arg(long)]
-        notification_email: Option<String>,
-        #[arg(long, value_enum, default_value = "info-and-errors")]
-        notification_preference: Preference,
+        #[command(flatten)]
+        stack: StackArgs,
         /// Overrides every function's timeout, in seconds.
         #[arg(long)]
         function_timeout: Option<u32>,
@@ -79,6 +59,44 @@ enum Command {
     },
 }
 
+/// What both deployers take: the stack's parameters.
+#[derive(clap::Args)]
+struct StackArgs {
+    #[arg(long)]
+    primary_user_pool_id: String,
+    #[arg(long, default_value = "cupbak")]
+    prefix: String,
+    #[arg(long, default_value = "us-west-2")]
+    backup_region: String,
+    #[arg(long, default_value = "rate(1 day)")]
+    schedule: String,
+    #[arg(long, default_value_t = backup_domain::settings::DEFAULT_QUOTA_SHARE)]
+    quota_share: f64,
+    #[arg(long)]
+    notification_email: Option<String>,
+    #[arg(long, value_enum, default_value = "info-and-errors")]
+    notification_preference: Preference,
+}
+
+impl StackArgs {
+    fn config(self) -> Result<StackConfig, String> {
+        if !(self.quota_share > 0.0 && self.quota_share <= 1.0) {
+            return Err(format!("--quota-share must be greater than 0 and at most 1, not {}", self.quota_share));
+        }
+        Ok(StackConfig {
+            backup_region: self.backup_region,
+            schedule_expression: self.schedule,
+            quota_share: self.quota_share,
+            notification_email: self.notification_email,
+            notification_preference: match self.notification_preference {
+                Preference::InfoAndErrors => NotificationPreference::InfoAndErrors,
+                Preference::ErrorsOnly => NotificationPreference::ErrorsOnly,
+            },
+            ..StackConfig::new(self.prefix, self.primary_user_pool_id)
+        })
+    }
+}
+
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("{s:?} is not NAME=VALUE"))
 }
@@ -86,13 +104,8 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
-        Command::DeployStack { primary_user_pool_id, prefix, backup_region, schedule, notification_email } => {
-            let cfg = StackConfig {
-                backup_region,
-                schedule_expression: schedule,
-                notification_email: Some(notification_email),
-                ..StackConfig::new(prefix, primary_user_pool_id)
-            };
+        Command::DeployStack { stack } => {
+            let cfg = stack.config()?;
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
             let code = |_: &str| infra::local_deploy::placeholder_zip();
             let deployment = infra::stack_deploy::deploy(&sdk, &cfg, &code).await?;
@@ -104,34 +117,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("{}", path.display());
             }
         }
-        Command::Deploy {
-            primary_user_pool_id,
-            prefix,
-            backup_region,
-            schedule,
-            quota_share,
-            notification_email,
-            notification_preference,
-            function_timeout,
-            environment,
-            lambda_zip_dir,
-        } => {
-            if !(quota_share > 0.0 && quota_share <= 1.0) {
-                return Err(format!("--quota-share must be greater than 0 and at most 1, not {quota_share}").into());
-            }
+        Command::Deploy { stack, function_timeout, environment, lambda_zip_dir } => {
             let cfg = StackConfig {
-                backup_region,
-                schedule_expression: schedule,
-                quota_share,
-                notification_email,
-                notification_preference: match notification_preference {
-                    Preference::InfoAndErrors => NotificationPreference::InfoAndErrors,
-                    Preference::ErrorsOnly => NotificationPreference::ErrorsOnly,
-                },
                 function_timeout_override: function_timeout,
                 extra_environment: environment.into_iter().collect::<BTreeMap<_, _>>(),
                 lambda_zip_dir,
-                ..StackConfig::new(prefix, primary_user_pool_id)
+                ..stack.config()?
             };
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
             let deployment = infra::local_deploy::deploy(&sdk, &cfg).await?;

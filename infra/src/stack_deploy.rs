@@ -4,24 +4,14 @@
 
 use std::time::Duration;
 
-use aws_config::{Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 
 use crate::cloudformation::{self, Assets, REGIONAL_TEMPLATE_FILE};
 use crate::definitions::{EXPORT_WORKFLOW, IMPORT_WORKFLOW, StackConfig, all_functions, names};
-use crate::local_deploy::{DeployError, Deployment, RegionDeployment};
+use crate::local_deploy::{DeployError, Deployment, RegionDeployment, ensure_bucket, fail, sdk_fail};
 
 const UPDATE_GUARD_BINARY: &str = "stack-update-guard";
-
-fn fail<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> DeployError {
-    let what = what.into();
-    move |e| DeployError::new(what, e.to_string())
-}
-
-fn sdk_fail<E: std::error::Error + 'static>(what: impl Into<String>) -> impl FnOnce(E) -> DeployError {
-    let what = what.into();
-    move |e| DeployError::new(what, aws_smithy_types::error::display::DisplayErrorContext(&e).to_string())
-}
 
 /// Puts the Lambda zips (`code(binary)` gives each zip's bytes) and the regional template where the main
 /// template expects them, in both Regions.
@@ -36,17 +26,7 @@ async fn upload_assets(
     let binaries: Vec<&str> = all_functions().map(|f| f.binary).chain([UPDATE_GUARD_BINARY]).collect();
     for region in regions {
         let bucket = format!("{}-{region}", assets.bucket_prefix);
-        if s3.head_bucket().bucket(&bucket).send().await.is_err() {
-            let mut create = s3.create_bucket().bucket(&bucket);
-            if region != "us-east-1" {
-                create = create.create_bucket_configuration(
-                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str()))
-                        .build(),
-                );
-            }
-            create.send().await.map_err(sdk_fail(format!("asset bucket {bucket}")))?;
-        }
+        ensure_bucket(sdk, &bucket, region).await?;
         for binary in &binaries {
             s3.put_object()
                 .bucket(&bucket)
@@ -144,9 +124,4 @@ async fn wait_for(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Result<(
         }
     }
     Err(DeployError::new(format!("stack {stack}"), "still creating after 5 minutes".into()))
-}
-
-/// The SDK config for another Region.
-pub fn in_region(sdk: &SdkConfig, region: &str) -> SdkConfig {
-    sdk.to_builder().region(Region::new(region.to_owned())).build()
 }

@@ -377,6 +377,23 @@ impl InMemoryStore {
         self.items().get(key).cloned()
     }
 
+    /// One page of a scan segment: like DynamoDB, a page covers `page_size` scanned items, matching or not.
+    fn scan_page<'m>(
+        &self,
+        map: &'m BTreeMap<ItemKey, BackupItem>,
+        segment: ScanSegment,
+        start: Option<ItemKey>,
+    ) -> (Vec<(&'m ItemKey, &'m BackupItem)>, Option<ItemKey>) {
+        let scanned: Vec<(&ItemKey, &BackupItem)> = map
+            .iter()
+            .filter(|(k, _)| segment_of(k, segment.total) == segment.index)
+            .filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s))
+            .take(self.page_size)
+            .collect();
+        let next = (scanned.len() == self.page_size).then(|| scanned[scanned.len() - 1].0.clone());
+        (scanned, next)
+    }
+
     pub fn count(&self, item_type: ItemType) -> usize {
         self.items().values().filter(|i| i.item_type() == item_type).count()
     }
@@ -418,14 +435,7 @@ impl BackupStore for InMemoryStore {
         start: Option<ItemKey>,
     ) -> Result<Page<StaleItem, ItemKey>, PortError> {
         let map = self.items();
-        // Like DynamoDB, a page covers `page_size` scanned items, matching or not.
-        let scanned: Vec<(&ItemKey, &BackupItem)> = map
-            .iter()
-            .filter(|(k, _)| segment_of(k, segment.total) == segment.index)
-            .filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s))
-            .take(self.page_size)
-            .collect();
-        let next = (scanned.len() == self.page_size).then(|| scanned[scanned.len() - 1].0.clone());
+        let (scanned, next) = self.scan_page(&map, segment, start);
         let items = scanned
             .into_iter()
             .filter(|(_, item)| last_confirmed(item).is_some_and(|t| t < before))
@@ -445,13 +455,7 @@ impl BackupStore for InMemoryStore {
 
     async fn scan_items(&self, segment: ScanSegment, start: Option<ItemKey>) -> Result<Page<BackupItem, ItemKey>, PortError> {
         let map = self.items();
-        let scanned: Vec<(&ItemKey, &BackupItem)> = map
-            .iter()
-            .filter(|(k, _)| segment_of(k, segment.total) == segment.index)
-            .filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s))
-            .take(self.page_size)
-            .collect();
-        let next = (scanned.len() == self.page_size).then(|| scanned[scanned.len() - 1].0.clone());
+        let (scanned, next) = self.scan_page(&map, segment, start);
         Ok(Page { items: scanned.into_iter().map(|(_, i)| i.clone()).collect(), next })
     }
 

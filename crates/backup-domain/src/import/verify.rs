@@ -142,7 +142,7 @@ async fn users_phase(p: &Ports<'_>, run: &ImportRun, v: &mut Verification, deadl
                 let mut mapped = Vec::new();
                 let mut csv = String::new();
                 for (name, user) in &named {
-                    let (Some(entry), Some(item)) = (entries.get(name), entries.get(name).and_then(|e| backup.get(&e.old_sub))) else {
+                    let Some((entry, item)) = entries.get(name).and_then(|e| backup.get(&e.old_sub).map(|item| (e, item))) else {
                         v.target_users_not_in_backup += 1;
                         continue;
                     };
