@@ -47,8 +47,10 @@ start() {
   mkdir -p "$STATE_DIR/logs" "$TARGET_DIR/debug"
   # Its own session, so stop can end the server and every Lambda worker it started.
   rm -f "$PID_FILE"
-  (cd "$ROOT/deployment" && setsid "$VENV/bin/python" -m local_cloud --port "$PORT" --pid-file "$PID_FILE" \
-      --lambda-dir "$TARGET_DIR/debug" --state-dir "$STATE_DIR" >>"$LOG_FILE" 2>&1 &)
+  # Every descriptor of the background server goes to the log: a caller reading our stdout, as in
+  # ENDPOINT=$(deployment/local-cloud.sh start), must see it close when this script ends.
+  (cd "$ROOT/deployment" && exec setsid "$VENV/bin/python" -m local_cloud --port "$PORT" --pid-file "$PID_FILE" \
+      --lambda-dir "$TARGET_DIR/debug" --state-dir "$STATE_DIR") </dev/null >>"$LOG_FILE" 2>&1 &
   for _ in $(seq 1 150); do
     if healthy; then echo "$ENDPOINT"; return; fi
     if [[ -f "$PID_FILE" ]] && ! running; then say "the server exited; see $LOG_FILE"; tail -20 "$LOG_FILE" >&2; exit 1; fi

@@ -33,3 +33,7 @@ def seed_user_pool(request: dict) -> dict:
         for member in group.get("members", []):
             backend.admin_add_user_to_group(pool_id, group["name"], by_key.get(member, member))
     return {"users": created, "groups": len(request.get("groups", []))}
+
+
+def install(ctx) -> None:
+    ctx.endpoint("POST", "/_local_cloud/cognito/seed", seed_user_pool)

@@ -14,7 +14,9 @@ import json
 from typing import Any
 
 
-def install(replicas, host: str) -> None:
+def install(ctx) -> None:
+    replicas = ctx.services["replicas"]
+    host = ctx.host
     from moto import settings
     from moto.cloudformation import parsing
     from moto.cloudformation.utils import get_stack_from_s3_url

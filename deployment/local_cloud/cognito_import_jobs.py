@@ -28,11 +28,7 @@ OPERATIONS = {
 NOT_IN_HEADER = {"sub", "identities"}
 
 
-class ApiError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+from .server import ApiError
 
 
 def parse_line(line: str) -> list[str]:
@@ -268,3 +264,13 @@ class ImportJobs:
             job["Status"] = status
             job["CompletionDate"] = time.time()
             job["CompletionMessage"] = message
+
+
+def install(ctx) -> None:
+    jobs = ImportJobs(ctx.url)
+    ctx.services["import_jobs"] = jobs
+    for operation in OPERATIONS:
+        ctx.operation(
+            f"AWSCognitoIdentityProviderService.{operation}",
+            lambda request, op=operation: jobs.handle(op, ctx.account_id, request.region, request.body),
+        )

@@ -61,7 +61,7 @@ class Replicas:
             regions = self.links.get((table.account_id, table.region_name, table.name), set())
             return [self._backend(table.account_id, r).tables.get(table.name) for r in regions]
 
-    def install(self) -> None:
+    def install(self) -> None:  # noqa: D401 - patches moto's Table
         from moto.dynamodb.models.table import Table
 
         replicas = self
@@ -89,3 +89,25 @@ class Replicas:
 
         Table.put_item = put_item
         Table.delete_item = delete_item
+
+
+def install(ctx) -> None:
+    replicas = Replicas()
+    replicas.install()
+    ctx.services["replicas"] = replicas
+
+    def update_table(request):
+        creates = [u["Create"]["RegionName"] for u in request.body.get("ReplicaUpdates", []) if "Create" in u]
+        out = None
+        for replica_region in creates:
+            out = replicas.add(ctx.account_id, request.region, request.body["TableName"], replica_region)
+        return out
+
+    def describe_table(request):
+        name = request.body.get("TableName", "")
+        if replicas.links.get((ctx.account_id, request.region, name)):
+            return {"Table": replicas.describe(ctx.account_id, request.region, name)}
+        return None
+
+    ctx.operation("DynamoDB_20120810.UpdateTable", update_table)
+    ctx.operation("DynamoDB_20120810.DescribeTable", describe_table)

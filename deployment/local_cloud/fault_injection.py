@@ -83,3 +83,17 @@ class FaultRules:
         if delay_ms:
             time.sleep(delay_ms / 1000)
         return answer
+
+
+def install(ctx) -> None:
+    faults = FaultRules()
+    ctx.services["faults"] = faults
+    ctx.endpoint("POST", "/_local_cloud/faults", faults.add)
+    ctx.endpoint("GET", "/_local_cloud/faults", lambda _body: faults.list())
+
+    def clear(body: dict) -> dict:
+        faults.clear(body.get("id"))
+        return {"cleared": True}
+
+    ctx.endpoint("DELETE", "/_local_cloud/faults", clear)
+    ctx.before(faults.intercept)

@@ -218,9 +218,14 @@ class LambdaRunner:
             self.idle.clear()
 
 
-def install(runner: LambdaRunner) -> None:
-    """Routes moto's Lambda invokes to the runner (instead of moto's canned Docker-less answers)."""
+def install(ctx) -> None:
+    """Routes moto's Lambda invokes to a runner of the real binaries (instead of moto's canned
+    Docker-less answers); the runner is `ctx.services["lambda_runner"]`."""
     from moto.awslambda import models
+
+    runner = LambdaRunner(ctx.lambda_dir, os.path.join(ctx.state_dir, "logs", "lambda"), ctx.url)
+    ctx.services["lambda_runner"] = runner
+    ctx.on_shutdown(runner.stop_all)
 
     def invoke(self, body, request_headers, response_headers):
         event = body.encode() if isinstance(body, str) else (body or b"{}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def install() -> None:
+def install(ctx) -> None:
     from moto.cognitoidp.models import CognitoIdpUserPool, CognitoIdpUserPoolAttribute
 
     original_init = CognitoIdpUserPool.__init__

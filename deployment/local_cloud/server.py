@@ -1,15 +1,142 @@
-"""Entry point: moto's server with the project's extensions, on 127.0.0.1."""
+"""Entry point: moto's server with the project's extensions, on 127.0.0.1.
+
+Extensions are modules with an `install(ctx)` function (listed in EXTENSIONS below). Through the
+`Context` they can:
+- add local-cloud endpoints under /_local_cloud/ (`ctx.endpoint(method, path, handler)`),
+- answer AWS operations before moto does (`ctx.operation(target, handler)`, JSON protocols, by the
+  X-Amz-Target header such as "AWSCognitoIdentityProviderService.ListUsers"; a handler returning None
+  lets moto answer),
+- look at every answered AWS call afterwards (`ctx.after(hook)`), e.g. to emit CloudTrail events,
+- read and change the switches in `ctx.config` (GET/POST /_local_cloud/config).
+"""
 
 from __future__ import annotations
 
 import argparse
-import atexit
+import copy
 import datetime
+import importlib
 import io
 import json
 import os
 import signal
+import threading
 import traceback
+from typing import Any, Callable
+
+# Extension modules, installed in this order.
+EXTENSIONS = [
+    "moto_fixes",
+    "lambda_runtime_api",
+    "cognito_import_jobs",
+    "dynamodb_replicas",
+    "cloudformation_gaps",
+    "bulk_seed",
+    "fault_injection",
+]
+
+# Switches of the local cloud's fidelity features; extensions add their own defaults with
+# `ctx.default_config(section, values)`. POST /_local_cloud/config merges a partial document into it.
+BASE_CONFIG: dict[str, Any] = {}
+
+
+class ApiError(Exception):
+    """An AWS error answer (JSON protocols): code such as "ResourceNotFoundException"."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class Request:
+    """An AWS JSON-protocol call: its operation, region and parsed body."""
+
+    def __init__(self, environ, service: str, operation: str, region: str, body: dict):
+        self.environ = environ
+        self.service = service
+        self.operation = operation
+        self.region = region
+        self.body = body
+
+
+def aws_json_value(value):
+    # AWS JSON protocols send timestamps as epoch seconds.
+    return value.timestamp() if isinstance(value, datetime.datetime) else str(value)
+
+
+def request_region(environ) -> str:
+    # Credential scope: Credential=<key>/<date>/<region>/<service>/aws4_request
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    parts = auth.split("Credential=")[-1].split("/")
+    return parts[2] if len(parts) > 3 else "us-east-1"
+
+
+def read_body(environ) -> bytes:
+    """Reads the request body and puts it back, so moto can read it again."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    return raw
+
+
+class Context:
+    def __init__(self, args, account_id: str):
+        self.host = args.host
+        self.port = args.port
+        self.url = f"http://{args.host}:{args.port}"
+        self.lambda_dir = os.path.abspath(args.lambda_dir)
+        self.state_dir = args.state_dir
+        self.account_id = account_id
+        self.config: dict[str, Any] = copy.deepcopy(BASE_CONFIG)
+        self.config_lock = threading.RLock()
+        self.endpoints: dict[tuple[str, str], Callable[[dict], Any]] = {}
+        self.operations: dict[str, list[Callable[[Request], Any]]] = {}
+        self.before_hooks: list[Callable[[Any], Any]] = []
+        self.after_hooks: list[Callable[[Request, int, bytes], None]] = []
+        self.shutdown_hooks: list[Callable[[], None]] = []
+        # Shared objects extensions publish for each other (e.g. "lambda_runner", "replicas").
+        self.services: dict[str, Any] = {}
+
+    # --- registration --------------------------------------------------------------------------
+    def endpoint(self, method: str, path: str, handler: Callable[[dict], Any]) -> None:
+        """handler(json body) -> JSON-able answer (200), or raises ValueError (400)."""
+        self.endpoints[(method, path)] = handler
+
+    def operation(self, target: str, handler: Callable[[Request], Any]) -> None:
+        """handler(Request) -> dict answer (200), None to let moto answer, or raises ApiError."""
+        self.operations.setdefault(target, []).append(handler)
+
+    def before(self, hook: Callable[[Any], Any]) -> None:
+        """hook(WSGI environ) before anything else answers an AWS call: returns None, or a prepared
+        answer (status, body bytes, error code) that ends the call there (fault injection)."""
+        self.before_hooks.append(hook)
+
+    def after(self, hook: Callable[[Request, int, bytes], None]) -> None:
+        """hook(Request, HTTP status, response body) after every JSON-protocol AWS call."""
+        self.after_hooks.append(hook)
+
+    def on_shutdown(self, hook: Callable[[], None]) -> None:
+        self.shutdown_hooks.append(hook)
+
+    def default_config(self, section: str, values: dict) -> None:
+        with self.config_lock:
+            merged = dict(values)
+            merged.update(self.config.get(section, {}))
+            self.config[section] = merged
+
+    def setting(self, section: str, name: str, default=None):
+        with self.config_lock:
+            return self.config.get(section, {}).get(name, default)
+
+    def merge_config(self, update: dict) -> dict:
+        with self.config_lock:
+            for section, values in update.items():
+                if not isinstance(values, dict):
+                    raise ValueError(f"config section {section!r} must be an object")
+                self.config.setdefault(section, {}).update(values)
+            return copy.deepcopy(self.config)
 
 
 def main() -> None:
@@ -31,59 +158,38 @@ def main() -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from werkzeug.serving import run_simple
 
-    from . import bulk_seed, cloudformation_gaps, lambda_runtime_api, moto_fixes
-    from .cognito_import_jobs import OPERATIONS as IMPORT_JOB_OPERATIONS
-    from .cognito_import_jobs import ApiError, ImportJobs
-    from .dynamodb_replicas import Replicas
-    from .fault_injection import FaultRules
-
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}
 
-    endpoint = f"http://{args.host}:{args.port}"
-    runner = lambda_runtime_api.LambdaRunner(
-        os.path.abspath(args.lambda_dir), os.path.join(args.state_dir, "logs", "lambda"), endpoint
-    )
-    lambda_runtime_api.install(runner)
-    atexit.register(runner.stop_all)
-    faults = FaultRules()
-    moto_fixes.install()
-    import_jobs = ImportJobs(endpoint)
-    replicas = Replicas()
-    replicas.install()
-    cloudformation_gaps.install(replicas, args.host)
+    ctx = Context(args, DEFAULT_ACCOUNT_ID)
+    for name in EXTENSIONS:
+        importlib.import_module(f"{__package__}.{name}").install(ctx)
     moto_app = DomainDispatcherApplication(create_backend_app)
 
     def json_response(start_response, status: int, body) -> list[bytes]:
-        data = json.dumps(body).encode()
+        data = json.dumps(body, default=aws_json_value).encode()
         start_response(f"{status} {'OK' if status < 400 else 'ERROR'}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
 
     def extensions(environ, start_response):
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD")
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+        raw = read_body(environ)
         try:
+            body = json.loads(raw or b"{}")
             if path == "/_local_cloud/health":
-                return json_response(start_response, 200, {"status": "running", "endpoint": endpoint})
-            if path == "/_local_cloud/faults" and method == "POST":
-                return json_response(start_response, 200, faults.add(body))
-            if path == "/_local_cloud/faults" and method == "DELETE":
-                faults.clear(body.get("id"))
-                return json_response(start_response, 200, {"cleared": True})
-            if path == "/_local_cloud/faults":
-                return json_response(start_response, 200, faults.list())
-            if path == "/_local_cloud/cognito/seed" and method == "POST":
-                return json_response(start_response, 200, bulk_seed.seed_user_pool(body))
-            return json_response(start_response, 404, {"error": f"no local-cloud endpoint {method} {path}"})
+                return json_response(start_response, 200, {"status": "running", "endpoint": ctx.url})
+            if path == "/_local_cloud/config" and method == "GET":
+                return json_response(start_response, 200, ctx.config)
+            if path == "/_local_cloud/config" and method == "POST":
+                return json_response(start_response, 200, ctx.merge_config(body))
+            handler = ctx.endpoints.get((method, path))
+            if handler is None:
+                return json_response(start_response, 404, {"error": f"no local-cloud endpoint {method} {path}"})
+            return json_response(start_response, 200, handler(body))
         except Exception as e:  # a clear answer for the caller, the trace for the log
             traceback.print_exc()
             return json_response(start_response, 400, {"error": f"{type(e).__name__}: {e}"})
-
-    def aws_json_value(value):
-        # AWS JSON protocols send timestamps as epoch seconds.
-        return value.timestamp() if isinstance(value, datetime.datetime) else str(value)
 
     def aws_json(start_response, status: int, body: dict, error_code: str | None = None) -> list[bytes]:
         data = json.dumps(body, default=aws_json_value).encode()
@@ -93,42 +199,26 @@ def main() -> None:
         start_response(f"{status} {'OK' if status < 400 else 'ERROR'}", headers)
         return [data]
 
-    def request_region(environ) -> str:
-        # Credential scope: Credential=<key>/<date>/<region>/<service>/aws4_request
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        parts = auth.split("Credential=")[-1].split("/")
-        return parts[2] if len(parts) > 3 else "us-east-1"
+    def prepared_answer(start_response, prepared) -> list[bytes]:
+        status, payload, code = prepared
+        start_response(
+            f"{status} {'OK' if status < 400 else 'ERROR'}",
+            [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))]
+            + ([("x-amzn-ErrorType", code)] if code else []),
+        )
+        return [payload]
 
-    def read_json(environ) -> dict:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        raw = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(raw)
-        return json.loads(raw or b"{}")
-
-    def extension_of_aws(environ, start_response):
-        """AWS operations the local cloud adds to moto; None lets moto answer."""
+    def json_request(environ) -> Request | None:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        service, _, operation = target.partition(".")
-        if service == "AWSCognitoIdentityProviderService" and operation in IMPORT_JOB_OPERATIONS:
-            try:
-                body = import_jobs.handle(operation, DEFAULT_ACCOUNT_ID, request_region(environ), read_json(environ))
-                return aws_json(start_response, 200, body)
-            except ApiError as e:
-                return aws_json(start_response, 400, {"__type": e.code, "message": e.message}, e.code)
-        if service == "DynamoDB_20120810" and operation == "UpdateTable":
-            body = read_json(environ)
-            creates = [u["Create"]["RegionName"] for u in body.get("ReplicaUpdates", []) if "Create" in u]
-            if creates:
-                out = {}
-                for replica_region in creates:
-                    out = replicas.add(DEFAULT_ACCOUNT_ID, request_region(environ), body["TableName"], replica_region)
-                return aws_json(start_response, 200, out)
-        if service == "DynamoDB_20120810" and operation == "DescribeTable":
-            body = read_json(environ)
-            region = request_region(environ)
-            if replicas.links.get((DEFAULT_ACCOUNT_ID, region, body.get("TableName", ""))):
-                return aws_json(start_response, 200, {"Table": replicas.describe(DEFAULT_ACCOUNT_ID, region, body["TableName"])})
-        return None
+        service, _, operation = target.rpartition(".")
+        if not operation:
+            return None
+        raw = read_body(environ)
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        return Request(environ, service, operation, request_region(environ), body if isinstance(body, dict) else {})
 
     def app(environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_local_cloud/"):
@@ -137,30 +227,58 @@ def main() -> None:
             # Custom resources answer with an empty Content-Type (CloudFormation signs its URL that way);
             # moto reads the answer only when it is labelled JSON.
             environ["CONTENT_TYPE"] = "application/json"
-        fault = faults.intercept(environ)
-        if fault:
-            status, payload, code = fault
-            start_response(
-                f"{status} Injected",
-                [
-                    ("Content-Type", "application/x-amz-json-1.1"),
-                    ("x-amzn-ErrorType", code),
-                    ("Content-Length", str(len(payload))),
-                ],
-            )
-            return [payload]
-        answered = extension_of_aws(environ, start_response)
-        if answered is not None:
-            return answered
-        return moto_app(environ, start_response)
+        for hook in ctx.before_hooks:
+            prepared = hook(environ)
+            if prepared is not None:
+                return prepared_answer(start_response, prepared)
+        request = json_request(environ)
+        if request is not None:
+            for handler in ctx.operations.get(f"{request.service}.{request.operation}", []):
+                try:
+                    answer = handler(request)
+                except ApiError as e:
+                    result = aws_json(start_response, e.status, {"__type": e.code, "message": e.message}, e.code)
+                    run_after(request, e.status, result)
+                    return result
+                if answer is not None:
+                    if isinstance(answer, tuple):  # (status, body, error code): a prepared answer
+                        return prepared_answer(start_response, answer)
+                    result = aws_json(start_response, 200, answer)
+                    run_after(request, 200, result)
+                    return result
+        if request is None or not ctx.after_hooks:
+            return moto_app(environ, start_response)
+        captured: dict[str, int] = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        result = list(moto_app(environ, capture))
+        run_after(request, captured.get("status", 200), result)
+        return result
+
+    def run_after(request: Request, status: int, result: list[bytes]) -> None:
+        if not ctx.after_hooks:
+            return
+        body = b"".join(result)
+        for hook in ctx.after_hooks:
+            try:
+                hook(request, status, body)
+            except Exception:
+                traceback.print_exc()
 
     def terminate(*_):
         # Interpreter shutdown would wait for moto's worker threads; nothing here needs flushing.
-        runner.stop_all()
+        for hook in ctx.shutdown_hooks:
+            try:
+                hook()
+            except Exception:
+                traceback.print_exc()
         os._exit(0)
 
     signal.signal(signal.SIGTERM, terminate)
-    print(f"local cloud listening on {endpoint}", flush=True)
+    print(f"local cloud listening on {ctx.url}", flush=True)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
