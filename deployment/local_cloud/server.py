@@ -29,9 +29,11 @@ EXTENSIONS = [
     "moto_fixes",
     "lambda_runtime_api",
     "cognito_import_jobs",
-    "dynamodb_replicas",
+    "dynamodb_fidelity", "dynamodb_history", "dynamodb_replicas",
     "cloudformation_gaps",
     "bulk_seed",
+    "cognito_subs", "cognito_fast", "cognito_quotas", "cloudtrail_events",
+    "eventbridge", "stepfunctions_fidelity", "sqs_lambda",
     "fault_injection",
 ]
 
