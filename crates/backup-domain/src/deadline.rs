@@ -1,16 +1,20 @@
 //! When a step must stop working and hand its cursor back to the state machine.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The moment a step stops starting new work: the Lambda deadline minus a safety margin.
+use tokio::time::Instant;
+
+/// The moment a step stops starting new work: the Lambda deadline minus a safety margin. It follows
+/// tokio's clock, so the virtual-time simulation sees the same deadlines as AWS.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     stop_at: Instant,
 }
 
 impl Deadline {
-    pub fn new(lambda_deadline: Instant, safety_margin: Duration) -> Self {
-        Self { stop_at: lambda_deadline.checked_sub(safety_margin).unwrap_or(lambda_deadline) }
+    /// `remaining` is what the Lambda context says is left of the invocation.
+    pub fn new(remaining: Duration, safety_margin: Duration) -> Self {
+        Self { stop_at: Instant::now() + remaining.saturating_sub(safety_margin) }
     }
 
     /// A deadline `d` from now; for tests and tools.
@@ -20,5 +24,9 @@ impl Deadline {
 
     pub fn expired(&self) -> bool {
         Instant::now() >= self.stop_at
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.stop_at.saturating_duration_since(Instant::now())
     }
 }

@@ -1,11 +1,14 @@
 //! Failure notice, for both workflows: whatever step failed, say so on the topic (always, whatever the
-//! preference), with what failed, why, and what it means for the backup or the target pool.
+//! preference), with what failed, why, and exactly what it means for the backup or the target pool; and
+//! give back the run's lease, so the next run need not wait for it to expire.
 
 use serde::{Deserialize, Serialize};
 
-use crate::step::StepError;
+use crate::export::LeaseToken;
 use crate::export::cleanup::CleanupCursor;
-use crate::ports::Notifier;
+use crate::export::completeness::Completeness;
+use crate::ports::{LeaseStore, Notifier};
+use crate::step::StepError;
 
 /// The workflow state when a step failed: the state machine adds `workflow` before calling this step.
 #[derive(Debug, Deserialize)]
@@ -17,6 +20,8 @@ pub struct FailureInput {
     pub run: Option<serde_json::Value>,
     pub error: CaughtError,
     #[serde(default)]
+    pub completeness: Option<Completeness>,
+    #[serde(default)]
     pub cleanup: Option<CleanupCursor>,
 }
 
@@ -26,6 +31,13 @@ fn unknown_workflow() -> String {
 
 fn text<'a>(v: Option<&'a serde_json::Value>, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v?, |v, key| v.get(key))?.as_str()
+}
+
+impl FailureInput {
+    /// The lease the failed run held, if it got one.
+    pub fn lease_token(&self) -> Option<LeaseToken> {
+        serde_json::from_value(self.run.as_ref()?.get("lease")?.clone()).ok()
+    }
 }
 
 /// What a Step Functions Catch puts at its ResultPath.
@@ -43,7 +55,9 @@ impl CaughtError {
         serde_json::from_str::<serde_json::Value>(&self.cause)
             .ok()
             .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| if self.cause.trim().is_empty() { "no details were given".into() } else { self.cause.clone() })
+            .unwrap_or_else(|| {
+                if self.cause.trim().is_empty() { "no details were given".into() } else { self.cause.clone() }
+            })
     }
 }
 
@@ -52,9 +66,14 @@ impl CaughtError {
 pub struct FailureOutput {
     pub error: String,
     pub message: String,
+    pub lease_released: bool,
 }
 
-pub async fn run(notifier: &dyn Notifier, input: FailureInput) -> Result<FailureOutput, StepError> {
+pub async fn run(
+    notifier: &dyn Notifier,
+    lease: Option<&dyn LeaseStore>,
+    input: FailureInput,
+) -> Result<FailureOutput, StepError> {
     let workflow = input.workflow.as_str();
     let run = input.run.as_ref();
     let pool = text(run, &["poolId"]).or(text(run, &["target", "poolId"])).unwrap_or("(not reached)");
@@ -64,7 +83,11 @@ pub async fn run(notifier: &dyn Notifier, input: FailureInput) -> Result<Failure
          duplicates."
             .to_owned()
     } else {
-        export_effect(&input.cleanup)
+        export_effect(&input)
+    };
+    let lease_released = match (lease, input.lease_token()) {
+        (Some(store), Some(token)) => store.release(&token.name, &token.owner, token.fence).await.unwrap_or(false),
+        _ => false,
     };
     let message = format!(
         "The {workflow} failed for user pool {pool}.\n\nError: {name}\nCause: {cause}\n\n{effect}\n\nExecution: {run_id}",
@@ -76,19 +99,28 @@ pub async fn run(notifier: &dyn Notifier, input: FailureInput) -> Result<Failure
         .publish(&format!("Cognito backup {workflow} failed"), &message)
         .await
         .map_err(StepError::port("publishing the failure notice"))?;
-    tracing::error!(error = %input.error.error, "workflow failure notified");
-    Ok(FailureOutput { error: input.error.error, message })
+    tracing::error!(error = %input.error.error, lease_released, "workflow failure notified");
+    Ok(FailureOutput { error: input.error.error, message, lease_released })
 }
 
-fn export_effect(cleanup: &Option<CleanupCursor>) -> String {
-    let removed = match cleanup {
-        Some(c) if c.removed.users + c.removed.groups + c.removed.memberships > 0 => format!(
-            "The clean-up had already removed {} users, {} groups and {} memberships that this run confirmed are gone from \
-             the pool; every other backup item is unchanged.",
-            c.removed.users, c.removed.groups, c.removed.memberships
+/// Exactly what the failed export changed in the backup.
+fn export_effect(input: &FailureInput) -> String {
+    let removed = match (&input.cleanup, &input.completeness) {
+        (Some(c), Some(k)) if c.removed.total() > 0 || c.parts_done > 0 => format!(
+            "The clean-up had started: it removed {} users, {} groups, {} memberships and {} tombstones, all of them \
+             items this run confirmed are gone from the pool (it was to remove {} users, {} groups and {} memberships; \
+             the full list is kept for a week under exports/<execution>/stale/ in the workflow bucket). Every other \
+             backup item is unchanged.",
+            c.removed.users,
+            c.removed.groups,
+            c.removed.memberships,
+            c.removed.tombstones,
+            k.stale.users,
+            k.stale.groups,
+            k.stale.memberships,
         ),
         _ => "No backup item was removed: the backup still holds everything the last successful export saved, \
-              updated with what this run exported before it failed."
+              updated with the new and changed items this run read before it failed."
             .to_owned(),
     };
     format!("{removed} Fix the cause and start the workflow again (a new run starts from the beginning).")
@@ -97,23 +129,32 @@ fn export_effect(cleanup: &Option<CleanupCursor>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::RecordingNotifier;
+    use crate::memory::{InMemoryLease, RecordingNotifier};
+    use crate::ports::LeaseRecord;
 
     #[tokio::test]
-    async fn the_lambda_error_message_is_extracted_and_always_published() {
+    async fn the_lambda_error_message_is_extracted_published_and_the_lease_released() {
         let notifier = RecordingNotifier::default();
+        let lease = InMemoryLease::default();
+        let held = LeaseRecord { owner: "arn:exec".into(), fence: 3, expires_at: 10, heartbeat_at: 1 };
+        lease.replace("EXPORT", None, &held).await.unwrap();
         let input = FailureInput {
             workflow: "ExportWorkflow".into(),
-            run: None,
+            run: Some(
+                serde_json::json!({"poolId": "p", "runId": "arn:exec", "lease": {"name": "EXPORT", "owner": "arn:exec", "fence": 3, "ttlMs": 600000}}),
+            ),
             error: CaughtError {
                 error: "AccessDenied".into(),
                 cause: r#"{"errorType":"AccessDenied","errorMessage":"listing the members: not authorized"}"#.into(),
             },
+            completeness: None,
             cleanup: None,
         };
-        let out = run(&notifier, input).await.unwrap();
+        let out = run(&notifier, Some(&lease), input).await.unwrap();
         assert!(out.message.contains("listing the members: not authorized"));
         assert!(out.message.contains("No backup item was removed"));
+        assert!(out.lease_released);
+        assert!(lease.read("EXPORT").await.unwrap().is_none());
         assert_eq!(notifier.messages().len(), 1);
     }
 }

@@ -2,25 +2,32 @@
 //!
 //! - [`schema`]: what a backup item is (the DynamoDB table's contract, versioned).
 //! - [`pseudo_username`]: which value becomes the username when a user is restored.
-//! - [`rate_budget`]: the single gate every Cognito call passes, sized per quota category.
+//! - [`rate`]: the single gate every Cognito call passes, sized per quota category, adaptive.
 //! - [`ports`]: the small traits the workflows need from the outside world.
 //! - [`export`]: the ExportWorkflow's steps, each resumable from a cursor.
 //! - [`import`]: the ImportWorkflow's steps, likewise.
-//! - [`single_run_guard`], [`failure_notice`]: steps both workflows share.
+//! - [`failure_notice`], [`workflow_outcome`]: how a failed run reaches the operator, whatever ended it.
 //! - [`settings`]: environment variable names and parsed settings shared by handlers and infra.
-//! - [`memory`]: in-memory adapters, so the steps can be unit-tested without AWS.
+//! - [`memory`]: in-memory adapters (tests, the simulation; feature `test-support`).
 
+pub mod clock;
 pub mod deadline;
 pub mod export;
 pub mod failure_notice;
 pub mod import;
+pub mod lease;
+pub mod listing;
+#[cfg(any(test, feature = "test-support"))]
 pub mod memory;
+pub mod partitions;
 pub mod ports;
 pub mod pseudo_username;
-pub mod rate_budget;
+pub mod rate;
 pub mod schema;
 pub mod settings;
-pub mod single_run_guard;
 pub mod step;
+pub mod workflow_outcome;
 
+pub use clock::{Clock, SystemClock, TokioClock};
 pub use deadline::Deadline;
+pub use step::StepError;

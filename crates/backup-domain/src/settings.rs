@@ -10,22 +10,32 @@ pub mod env {
     pub const USER_POOL_ID: &str = "USER_POOL_ID";
     /// The DynamoDB backup table (a global table on AWS).
     pub const BACKUP_TABLE_NAME: &str = "BACKUP_TABLE_NAME";
+    /// The Region's S3 bucket for the workflows' state (seen keys, work lists), reports and sub mappings.
+    pub const WORKFLOW_BUCKET_NAME: &str = "WORKFLOW_BUCKET_NAME";
     /// SNS topic for workflow notifications.
     pub const NOTIFICATION_TOPIC_ARN: &str = "NOTIFICATION_TOPIC_ARN";
     /// `INFO_AND_ERRORS` or `ERRORS_ONLY`.
     pub const NOTIFICATION_PREFERENCE: &str = "NOTIFICATION_PREFERENCE";
     /// Share of each Cognito quota category the workflows may use, in (0, 1].
     pub const COGNITO_QUOTA_SHARE: &str = "COGNITO_QUOTA_SHARE";
+    /// Multiplies every Cognito quota the rate budget assumes (1 on AWS; benchmarks that scale the local
+    /// cloud's quotas set the same factor).
+    pub const COGNITO_QUOTA_SCALE: &str = "COGNITO_QUOTA_SCALE";
     /// Seconds before the Lambda deadline at which a step stops and hands back its cursor.
     pub const INVOCATION_SAFETY_MARGIN_SECONDS: &str = "INVOCATION_SAFETY_MARGIN_SECONDS";
-    /// How many `sub` prefix segments ListUsers is split into (1 or 16).
-    pub const USER_LIST_SEGMENTS: &str = "USER_LIST_SEGMENTS";
-    /// Largest share of backed-up users one export may remove before the clean-up refuses.
-    pub const CLEANUP_MAX_REMOVED_USER_SHARE: &str = "CLEANUP_MAX_REMOVED_USER_SHARE";
-    /// The Region's restore ledger table (where each user went; old → new sub).
+    /// How many ListUsers listings run at once (1 lists the pool in one sequence).
+    pub const USER_LIST_CONCURRENCY: &str = "USER_LIST_CONCURRENCY";
+    /// The removal guard's share (of users, groups and memberships each).
+    pub const CLEANUP_MAX_REMOVED_SHARE: &str = "CLEANUP_MAX_REMOVED_SHARE";
+    /// The removal guard's floors: removing this many or fewer is always allowed.
+    pub const CLEANUP_REMOVAL_FLOOR_USERS: &str = "CLEANUP_REMOVAL_FLOOR_USERS";
+    pub const CLEANUP_REMOVAL_FLOOR_GROUPS: &str = "CLEANUP_REMOVAL_FLOOR_GROUPS";
+    pub const CLEANUP_REMOVAL_FLOOR_MEMBERSHIPS: &str = "CLEANUP_REMOVAL_FLOOR_MEMBERSHIPS";
+    /// How far the listed users may fall below the pool's estimate: a share of it, and a number of users.
+    pub const EXPORT_COUNT_TOLERANCE_SHARE: &str = "EXPORT_COUNT_TOLERANCE_SHARE";
+    pub const EXPORT_COUNT_TOLERANCE_USERS: &str = "EXPORT_COUNT_TOLERANCE_USERS";
+    /// The Region's restore ledger table (where each user went; old → new sub; import leases).
     pub const RESTORE_LEDGER_TABLE_NAME: &str = "RESTORE_LEDGER_TABLE_NAME";
-    /// The Region's bucket for restore reports and sub-mapping CSVs.
-    pub const REPORT_BUCKET_NAME: &str = "REPORT_BUCKET_NAME";
     /// The role Cognito assumes to log user import jobs.
     pub const USER_IMPORT_ROLE_ARN: &str = "USER_IMPORT_ROLE_ARN";
     /// Set by Lambda: the function's Region, which is the only Region the ImportWorkflow restores into.
@@ -34,14 +44,44 @@ pub mod env {
 
 /// Default share of Cognito's quotas: the rest is left to the applications using the pool.
 pub const DEFAULT_QUOTA_SHARE: f64 = 0.5;
-/// A Lambda running 900 s stops 60 s early: one page of work plus SDK retries fits comfortably.
+/// A Lambda running 900 s stops 60 s early: one page of work plus retries fits comfortably.
 pub const DEFAULT_SAFETY_MARGIN_SECONDS: u64 = 60;
-pub const DEFAULT_USER_LIST_SEGMENTS: usize = 16;
-pub const DEFAULT_MAX_REMOVED_USER_SHARE: f64 = 0.5;
+/// Enough concurrent listings to keep the UserList budget busy at AWS's latency, with room for spikes.
+pub const DEFAULT_USER_LIST_CONCURRENCY: usize = 16;
+
+/// The clean-up's removal guard (see `export::completeness`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RemovalGuard {
+    pub share: f64,
+    pub floor_users: u64,
+    pub floor_groups: u64,
+    pub floor_memberships: u64,
+}
+
+impl Default for RemovalGuard {
+    fn default() -> Self {
+        Self { share: 0.2, floor_users: 100, floor_groups: 20, floor_memberships: 500 }
+    }
+}
+
+/// How far the listed users may fall below the pool's own estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CountTolerance {
+    pub share: f64,
+    pub floor: u64,
+}
+
+impl Default for CountTolerance {
+    fn default() -> Self {
+        Self { share: 0.001, floor: 10 }
+    }
+}
 
 #[derive(Debug, Error, PartialEq)]
 pub enum SettingsError {
-    #[error("environment variable {name} is not set; the stack sets it on every function, so check the function's configuration")]
+    #[error(
+        "environment variable {name} is not set; the stack sets it on every function, so check the function's configuration"
+    )]
     Missing { name: &'static str },
     #[error("environment variable {name} has the value {value:?}, which is not valid: {expected}")]
     Invalid { name: &'static str, value: String, expected: &'static str },
@@ -111,33 +151,60 @@ fn parsed<T: std::str::FromStr>(
 pub struct ExportSettings {
     pub user_pool_id: String,
     pub backup_table_name: String,
-    pub quota_share: f64,
+    pub workflow_bucket_name: String,
+    pub quota: QuotaSettings,
     pub safety_margin_seconds: u64,
-    pub user_list_segments: usize,
-    pub max_removed_user_share: f64,
+    pub user_list_concurrency: usize,
+    pub removal_guard: RemovalGuard,
+    pub count_tolerance: CountTolerance,
 }
 
 impl ExportSettings {
     pub fn from_vars(src: &dyn VarSource) -> Result<Self, SettingsError> {
+        let defaults = RemovalGuard::default();
+        let tolerance = CountTolerance::default();
+        let floor = |name, default| parsed(src, name, default, "a whole number of items", |_: &u64| true);
         Ok(Self {
             user_pool_id: required(src, env::USER_POOL_ID)?,
             backup_table_name: required(src, env::BACKUP_TABLE_NAME)?,
-            quota_share: quota_share(src)?,
+            workflow_bucket_name: required(src, env::WORKFLOW_BUCKET_NAME)?,
+            quota: QuotaSettings::from_vars(src)?,
             safety_margin_seconds: safety_margin_seconds(src)?,
-            user_list_segments: parsed(
+            user_list_concurrency: parsed(
                 src,
-                env::USER_LIST_SEGMENTS,
-                DEFAULT_USER_LIST_SEGMENTS,
-                "1 or 16",
-                |v| *v == 1 || *v == 16,
+                env::USER_LIST_CONCURRENCY,
+                DEFAULT_USER_LIST_CONCURRENCY,
+                "a whole number from 1 to 64",
+                |v| (1..=64).contains(v),
             )?,
-            max_removed_user_share: parsed(
-                src,
-                env::CLEANUP_MAX_REMOVED_USER_SHARE,
-                DEFAULT_MAX_REMOVED_USER_SHARE,
-                "a number between 0 and 1",
-                |v: &f64| (0.0..=1.0).contains(v),
-            )?,
+            removal_guard: RemovalGuard {
+                share: parsed(
+                    src,
+                    env::CLEANUP_MAX_REMOVED_SHARE,
+                    defaults.share,
+                    "a number between 0 and 1",
+                    |v: &f64| (0.0..=1.0).contains(v),
+                )?,
+                floor_users: floor(env::CLEANUP_REMOVAL_FLOOR_USERS, defaults.floor_users)?,
+                floor_groups: floor(env::CLEANUP_REMOVAL_FLOOR_GROUPS, defaults.floor_groups)?,
+                floor_memberships: floor(env::CLEANUP_REMOVAL_FLOOR_MEMBERSHIPS, defaults.floor_memberships)?,
+            },
+            count_tolerance: CountTolerance {
+                share: parsed(
+                    src,
+                    env::EXPORT_COUNT_TOLERANCE_SHARE,
+                    tolerance.share,
+                    "a number between 0 and 1",
+                    |v: &f64| (0.0..=1.0).contains(v),
+                )?,
+                floor: parsed(
+                    src,
+                    env::EXPORT_COUNT_TOLERANCE_USERS,
+                    tolerance.floor,
+                    "a whole number of users",
+                    |_| true,
+                )?,
+            },
         })
     }
 }
@@ -152,14 +219,26 @@ fn safety_margin_seconds(src: &dyn VarSource) -> Result<u64, SettingsError> {
     )
 }
 
-pub fn quota_share(src: &dyn VarSource) -> Result<f64, SettingsError> {
-    parsed(
-        src,
-        env::COGNITO_QUOTA_SHARE,
-        DEFAULT_QUOTA_SHARE,
-        "a number greater than 0 and at most 1, e.g. 0.5 for half of each Cognito quota",
-        |v: &f64| *v > 0.0 && *v <= 1.0,
-    )
+/// What the rate budget is sized from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuotaSettings {
+    pub share: f64,
+    pub scale: f64,
+}
+
+impl QuotaSettings {
+    pub fn from_vars(src: &dyn VarSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            share: parsed(
+                src,
+                env::COGNITO_QUOTA_SHARE,
+                DEFAULT_QUOTA_SHARE,
+                "a number greater than 0 and at most 1, e.g. 0.5 for half of each Cognito quota",
+                |v: &f64| *v > 0.0 && *v <= 1.0,
+            )?,
+            scale: parsed(src, env::COGNITO_QUOTA_SCALE, 1.0, "a positive number (1 on AWS)", |v: &f64| *v > 0.0)?,
+        })
+    }
 }
 
 /// Settings of the import steps, read once per Lambda cold start.
@@ -168,9 +247,9 @@ pub struct ImportSettings {
     pub region: String,
     pub backup_table_name: String,
     pub ledger_table_name: String,
-    pub report_bucket_name: String,
+    pub workflow_bucket_name: String,
     pub user_import_role_arn: String,
-    pub quota_share: f64,
+    pub quota: QuotaSettings,
     pub safety_margin_seconds: u64,
 }
 
@@ -180,9 +259,9 @@ impl ImportSettings {
             region: required(src, env::AWS_REGION)?,
             backup_table_name: required(src, env::BACKUP_TABLE_NAME)?,
             ledger_table_name: required(src, env::RESTORE_LEDGER_TABLE_NAME)?,
-            report_bucket_name: required(src, env::REPORT_BUCKET_NAME)?,
+            workflow_bucket_name: required(src, env::WORKFLOW_BUCKET_NAME)?,
             user_import_role_arn: required(src, env::USER_IMPORT_ROLE_ARN)?,
-            quota_share: quota_share(src)?,
+            quota: QuotaSettings::from_vars(src)?,
             safety_margin_seconds: safety_margin_seconds(src)?,
         })
     }
@@ -222,10 +301,12 @@ mod tests {
 
     #[test]
     fn export_settings_use_defaults_and_reject_bad_values() {
-        let base = [(env::USER_POOL_ID, "us-east-1_abc"), (env::BACKUP_TABLE_NAME, "t")];
+        let base =
+            [(env::USER_POOL_ID, "us-east-1_abc"), (env::BACKUP_TABLE_NAME, "t"), (env::WORKFLOW_BUCKET_NAME, "b")];
         let s = ExportSettings::from_vars(&vars(&base)).unwrap();
-        assert_eq!(s.quota_share, DEFAULT_QUOTA_SHARE);
-        assert_eq!(s.user_list_segments, 16);
+        assert_eq!(s.quota.share, DEFAULT_QUOTA_SHARE);
+        assert_eq!(s.user_list_concurrency, 16);
+        assert_eq!(s.removal_guard, RemovalGuard::default());
 
         let mut bad = base.to_vec();
         bad.push((env::COGNITO_QUOTA_SHARE, "1.5"));

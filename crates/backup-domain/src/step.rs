@@ -41,7 +41,6 @@ impl StepError {
 /// bounds the call rate, so it only needs to cover the latency of a call.
 pub(crate) const CONCURRENT_LISTINGS: usize = 8;
 
-
 /// Where one paged listing stands: not started (`next_token: None, done: false`), part-way, or done.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -95,7 +94,7 @@ impl TableScan {
     ) -> Result<(), StepError> {
         while !self.done {
             let page = store
-                .scan_items(crate::ports::ScanSegment { index: 0, total: 1 }, self.start.clone())
+                .scan_items(crate::ports::ScanSegment::WHOLE, self.start.clone())
                 .await
                 .map_err(StepError::port("reading the backup table"))?;
             let more = consume(page.items).await?;

@@ -1,14 +1,18 @@
-//! Completion: the marker item with the run's time, counts and schema version, and the notification.
+//! Completion: the marker item with the run's time, counts, capacity and the history of recent runs,
+//! then the lease is released and the report published.
 
 use serde::Deserialize;
 
 use super::cleanup::CleanupCursor;
+use super::completeness::Completeness;
 use super::groups::GroupsCursor;
 use super::memberships::MembershipsCursor;
 use super::users::UsersCursor;
-use super::{ExportRun, StepError};
-use crate::ports::{BackupStore, Notifier};
-use crate::schema::{BackupItem, ExportCounts, ExportMarkerItem, SCHEMA_VERSION};
+use super::{ExportPorts, ExportRun, StepError, lease};
+use crate::ports::Notifier;
+use crate::schema::{
+    BackupItem, Capacity, ExportCounts, ExportMarkerItem, ItemKey, RunCounts, SCHEMA_VERSION, UserEstimate,
+};
 use crate::settings::NotificationPreference;
 
 #[derive(Debug, Deserialize)]
@@ -17,70 +21,109 @@ pub struct CompletionInput {
     pub users: UsersCursor,
     pub groups: GroupsCursor,
     pub memberships: MembershipsCursor,
+    pub completeness: Completeness,
     pub cleanup: CleanupCursor,
 }
 
 pub async fn run(
-    store: &dyn BackupStore,
+    ports: ExportPorts<'_>,
     notifier: &dyn Notifier,
     preference: NotificationPreference,
     input: CompletionInput,
-    now_ms: i64,
 ) -> Result<ExportMarkerItem, StepError> {
-    let CompletionInput { run, users, groups, memberships, cleanup } = input;
-    let marker = ExportMarkerItem {
+    let CompletionInput { run, users, groups, memberships, completeness, cleanup } = input;
+    let now = ports.clock.now_ms();
+    let previous = ports
+        .store
+        .get(&ItemKey::export_marker())
+        .await
+        .map_err(StepError::port("reading the previous export's marker"))?
+        .and_then(BackupItem::into_export_marker);
+    let seen = completeness.seen;
+    let mut history = vec![RunCounts {
+        export_run_id: run.run_id.clone(),
+        finished_at: now,
+        users: seen.users,
+        groups: seen.groups,
+        memberships: seen.memberships,
+    }];
+    // A run allowed to remove many items becomes the new reference for the removal guard.
+    if !run.allow_mass_removal {
+        history.extend(previous.map(|p| p.history).unwrap_or_default().into_iter().take(RunCounts::KEPT - 1));
+    }
+    let mut capacity = Capacity::default();
+    for c in [users.capacity, groups.capacity, memberships.capacity, completeness.capacity, cleanup.capacity] {
+        capacity += c;
+    }
+    let mut marker = ExportMarkerItem {
         schema_version: SCHEMA_VERSION,
         export_run_id: run.run_id.clone(),
         pool_id: run.pool_id.clone(),
         export_timestamp: run.export_timestamp,
-        finished_at: now_ms,
-        duration_seconds: (now_ms - run.export_timestamp).max(0) as f64 / 1000.0,
+        finished_at: now,
+        duration_seconds: (now - run.export_timestamp).max(0) as f64 / 1000.0,
         counts: ExportCounts {
-            users: users.counts.users,
-            federated_users: users.counts.federated,
-            disabled_users: users.counts.disabled,
-            users_without_sub: users.counts.without_sub + memberships.members_without_sub,
-            groups: groups.groups,
-            memberships: memberships.memberships,
+            users: seen.users,
+            federated_users: users.counts().federated,
+            disabled_users: users.counts().disabled,
+            users_without_sub: users.counts().without_sub + memberships.members_without_sub,
+            groups: seen.groups,
+            memberships: seen.memberships,
             removed_users: cleanup.removed.users,
             removed_groups: cleanup.removed.groups,
             removed_memberships: cleanup.removed.memberships,
+            written_items: users.writes.written + groups.writes.written + memberships.writes.written,
         },
-        unresolved_pseudo_usernames: users.unresolved_pseudo_usernames,
+        estimate: UserEstimate { at_start: run.estimated_users_at_start, at_end: completeness.estimated_users_at_end },
+        capacity,
+        unresolved_pseudo_usernames: users.listing.counts.unresolved_pseudo_usernames,
+        history,
     };
-    store
+    lease::ensure(ports.lease, ports.clock, &run.lease).await?;
+    ports
+        .store
         .put_all(&[BackupItem::ExportMarker(marker.clone())])
         .await
         .map_err(StepError::port("writing the export marker to the backup table"))?;
+    marker.capacity += ports.store.take_consumed();
+    lease::release(ports.lease, &run.lease).await?;
     if preference == NotificationPreference::InfoAndErrors {
         notifier
             .publish(&format!("Cognito backup of {} succeeded", run.pool_id), &report(&marker))
             .await
             .map_err(StepError::port("publishing the export report"))?;
     }
-    tracing::info!(counts = ?marker.counts, duration_seconds = marker.duration_seconds, "export completed");
+    tracing::info!(counts = ?marker.counts, capacity = ?marker.capacity, duration_seconds = marker.duration_seconds, "export completed");
     Ok(marker)
 }
 
-/// The run report, by counts and subs only.
+/// The run report, by counts and subs only (never personal data).
 pub fn report(m: &ExportMarkerItem) -> String {
     let c = &m.counts;
     let mut text = format!(
         "The ExportWorkflow backed up user pool {pool} in {secs:.1} s.\n\n\
-         Users: {users} ({disabled} disabled, {federated} federated)\n\
+         Users: {users} ({disabled} disabled, {federated} federated); the pool estimated {est_start} at the start and \
+         {est_end} at the end\n\
          Groups: {groups}\nMemberships: {memberships}\n\
-         Removed from the backup (no longer in the pool): {ru} users, {rg} groups, {rm} memberships\n\n\
+         Written (new or changed items only): {written}\n\
+         Removed from the backup (no longer in the pool): {ru} users, {rg} groups, {rm} memberships\n\
+         DynamoDB capacity consumed: {rcu:.1} read units, {wcu:.1} write units\n\n\
          Execution: {run}\nExport timestamp: {ts}\n",
         pool = m.pool_id,
         secs = m.duration_seconds,
         users = c.users,
         disabled = c.disabled_users,
         federated = c.federated_users,
+        est_start = m.estimate.at_start,
+        est_end = m.estimate.at_end,
         groups = c.groups,
         memberships = c.memberships,
+        written = c.written_items,
         ru = c.removed_users,
         rg = c.removed_groups,
         rm = c.removed_memberships,
+        rcu = m.capacity.read_units,
+        wcu = m.capacity.write_units,
         run = m.export_run_id,
         ts = m.export_timestamp,
     );
@@ -98,41 +141,4 @@ pub fn report(m: &ExportMarkerItem) -> String {
         text.push_str(&format!("\n{} listed users had no sub and could not be keyed.\n", c.users_without_sub));
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::export::test_support;
-    use crate::memory::{InMemoryStore, RecordingNotifier};
-    use crate::schema::ItemKey;
-
-    fn input() -> CompletionInput {
-        let mut users = UsersCursor::default();
-        users.counts.users = 3;
-        users.unresolved_pseudo_usernames.add("sub-9");
-        CompletionInput {
-            run: test_support::run(&["email"], 1_000),
-            users,
-            groups: GroupsCursor { groups: 2, ..Default::default() },
-            memberships: MembershipsCursor { memberships: 4, ..Default::default() },
-            cleanup: CleanupCursor::default(),
-        }
-    }
-
-    #[tokio::test]
-    async fn the_marker_is_written_and_the_report_published_by_preference() {
-        let store = InMemoryStore::default();
-        let notifier = RecordingNotifier::default();
-        let marker = run(&store, &notifier, NotificationPreference::InfoAndErrors, input(), 3_500).await.unwrap();
-        assert_eq!(marker.duration_seconds, 2.5);
-        assert!(matches!(store.item(&ItemKey::export_marker()), Some(BackupItem::ExportMarker(m)) if m == marker));
-        let sent = notifier.messages();
-        assert_eq!(sent.len(), 1);
-        assert!(sent[0].1.contains("Users: 3") && sent[0].1.contains("sub-9"), "{}", sent[0].1);
-
-        let quiet = RecordingNotifier::default();
-        run(&store, &quiet, NotificationPreference::ErrorsOnly, input(), 3_500).await.unwrap();
-        assert!(quiet.messages().is_empty());
-    }
 }

@@ -2,15 +2,20 @@
 //!
 //! The step walks ListGroups itself, one page of groups at a time, and lists the members of that page's
 //! groups concurrently. Its cursor holds only the current page's unfinished groups, so it stays small
-//! however many groups the pool has.
+//! however many groups the pool has. A group deleted while the run lists it is skipped (its items go at
+//! the next clean-up); a pool deleted while the run lists it fails the run, removing nothing.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{CONCURRENT_LISTINGS, ExportRun, Listing, StepError};
+use super::seen::{SeenBuffer, SeenKind};
+use super::writer::{WriteStats, write_page};
+use super::{CONCURRENT_LISTINGS, ExportPorts, ExportRun, Listing, StepError, lease};
 use crate::Deadline;
-use crate::ports::{BackupStore, PortError, UserPool};
-use crate::schema::{BackupItem, MembershipItem};
-use futures::StreamExt;
+use crate::ports::PortError;
+use crate::schema::{BackupItem, Capacity, MembershipItem};
 
 #[derive(Debug, Deserialize)]
 pub struct MembershipsInput {
@@ -29,7 +34,12 @@ pub struct MembershipsCursor {
     pub pending: Vec<GroupMembers>,
     pub memberships: u64,
     pub groups_done: u64,
+    /// Groups deleted while the run listed their members.
+    #[serde(default)]
+    pub groups_gone: u64,
     pub members_without_sub: u64,
+    pub writes: WriteStats,
+    pub capacity: Capacity,
     pub invocations: u32,
 }
 
@@ -39,46 +49,51 @@ pub struct GroupMembers {
     pub group: String,
     #[serde(flatten)]
     pub listing: Listing,
+    /// Memberships counted so far (a group whose listing restarts counts again from zero).
+    #[serde(default)]
+    pub counted: u64,
 }
 
 pub async fn run(
-    pool: &dyn UserPool,
-    store: &dyn BackupStore,
+    ports: ExportPorts<'_>,
     input: MembershipsInput,
     deadline: Deadline,
 ) -> Result<MembershipsCursor, StepError> {
     let run = &input.run;
+    lease::ensure(ports.lease, ports.clock, &run.lease).await?;
     let mut cursor = input.memberships.unwrap_or_default();
     cursor.invocations += 1;
+    let seen = SeenBuffer::default();
     loop {
         if cursor.pending.is_empty() {
             if cursor.group_pages.done {
                 cursor.done = true;
                 break;
             }
-            let page = pool
+            let page = ports
+                .pool
                 .list_groups(cursor.group_pages.next_token.as_deref())
                 .await
-                .map_err(StepError::port(format!("listing the groups of user pool {}", run.pool_id)))?;
-            cursor.pending = page
-                .items
-                .into_iter()
-                .map(|g| GroupMembers { group: g.name, listing: Listing::default() })
-                .collect();
+                .map_err(|e| super::pool_error(&run.pool_id, "listing the groups", e))?;
+            cursor.pending =
+                page.items.into_iter().map(|g| GroupMembers { group: g.name, ..Default::default() }).collect();
             cursor.group_pages.done = page.next.is_none();
             cursor.group_pages.next_token = page.next;
         }
 
         let pending = std::mem::take(&mut cursor.pending);
         let mut results = futures::stream::iter(pending)
-            .map(|group| export_group_members(pool, store, run, group, deadline))
+            .map(|group| export_group_members(ports, run, &seen, group, deadline))
             .buffer_unordered(CONCURRENT_LISTINGS);
         while let Some(result) = results.next().await {
-            let (group, exported, without_sub) = result?;
-            cursor.memberships += exported;
+            let GroupOutcome { group, gone, without_sub, writes } = result?;
             cursor.members_without_sub += without_sub;
-            if group.listing.done {
+            cursor.writes += writes;
+            if gone {
+                cursor.groups_gone += 1;
+            } else if group.listing.done {
                 cursor.groups_done += 1;
+                cursor.memberships += group.counted;
             } else {
                 cursor.pending.push(group);
             }
@@ -89,27 +104,44 @@ pub async fn run(
             break;
         }
     }
-    tracing::info!(memberships = cursor.memberships, groups_done = cursor.groups_done, done = cursor.done, "memberships exported");
+    seen.flush(ports.objects, run, SeenKind::Memberships, &format!("memberships-{:06}", cursor.invocations)).await?;
+    cursor.capacity += ports.store.take_consumed();
+    tracing::info!(
+        memberships = cursor.memberships,
+        groups_done = cursor.groups_done,
+        written = cursor.writes.written,
+        done = cursor.done,
+        "memberships exported"
+    );
     Ok(cursor)
 }
 
+struct GroupOutcome {
+    group: GroupMembers,
+    gone: bool,
+    without_sub: u64,
+    writes: WriteStats,
+}
+
 async fn export_group_members(
-    pool: &dyn UserPool,
-    store: &dyn BackupStore,
+    ports: ExportPorts<'_>,
     run: &ExportRun,
+    seen: &SeenBuffer,
     mut group: GroupMembers,
     deadline: Deadline,
-) -> Result<(GroupMembers, u64, u64), StepError> {
-    let (mut exported, mut without_sub) = (0, 0);
+) -> Result<GroupOutcome, StepError> {
+    let (mut without_sub, mut writes, mut counted) = (0, WriteStats::default(), group.counted);
     let name = group.group.clone();
+    let observed_at = AtomicI64::new(0);
     let outcome = group
         .listing
         .follow(
             deadline,
             async |token| {
-                pool.list_users_in_group(&name, token.as_deref()).await.map_err(|e| StepError::Port {
+                observed_at.store(ports.clock.now_ms(), Ordering::Relaxed);
+                ports.pool.list_users_in_group(&name, token.as_deref()).await.map_err(|source| StepError::Port {
                     context: format!("listing the members of a group of user pool {}", run.pool_id),
-                    source: e,
+                    source,
                 })
             },
             async |users| {
@@ -117,7 +149,7 @@ async fn export_group_members(
                 for user in &users {
                     match user.sub() {
                         Some(sub) => items.push(BackupItem::Membership(MembershipItem {
-                            confirmed: run.confirmation(),
+                            confirmed: run.confirmation(observed_at.load(Ordering::Relaxed)),
                             group_name: name.clone(),
                             sub: sub.to_owned(),
                             username: user.username.clone(),
@@ -126,66 +158,43 @@ async fn export_group_members(
                         None => without_sub += 1,
                     }
                 }
-                exported += items.len() as u64;
-                store.put_all(&items).await.map_err(StepError::port("writing group memberships to the backup table"))
+                counted += items.len() as u64;
+                writes += write_page(ports, run, seen, items, "group memberships").await?;
+                Ok(())
             },
         )
         .await;
     match outcome {
-        Ok(()) => Ok((group, exported, without_sub)),
-        // The group was deleted after it was listed: it has no members to back up, and the next run's
-        // clean-up removes its item. Failing the run here would block every backup behind one race.
-        Err(StepError::Port { source: PortError::NotFound(_), .. }) => {
-            tracing::warn!("a group disappeared while its members were being listed; skipped");
-            group.listing = Listing { next_token: None, done: true };
-            Ok((group, exported, without_sub))
+        Ok(()) => {
+            group.counted = counted;
+            Ok(GroupOutcome { group, gone: false, without_sub, writes })
+        }
+        Err(StepError::Port { source: PortError::ExpiredToken(_), .. }) => {
+            // The pagination token expired: list this group again from its start.
+            group.listing = Listing::default();
+            group.counted = 0;
+            Ok(GroupOutcome { group, gone: false, without_sub, writes })
+        }
+        Err(StepError::Port { source: PortError::NotFound(detail), context }) => {
+            // A missing group and a missing pool answer alike: ask which one it is.
+            match ports.pool.describe().await {
+                Err(PortError::NotFound(_)) => {
+                    Err(super::pool_error(&run.pool_id, "listing group members", PortError::NotFound(detail)))
+                }
+                Err(other) => Err(StepError::Port {
+                    context: format!("checking user pool {} after a missing group", run.pool_id),
+                    source: other,
+                }),
+                Ok(_) => match ports.pool.get_group(&group.group).await {
+                    Ok(None) => {
+                        tracing::warn!("a group was deleted while its members were listed; skipped");
+                        Ok(GroupOutcome { group, gone: true, without_sub, writes })
+                    }
+                    Ok(Some(_)) => Err(StepError::Port { context, source: PortError::NotFound(detail) }),
+                    Err(e) => Err(super::pool_error(&run.pool_id, "reading a group", e)),
+                },
+            }
         }
         Err(e) => Err(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::export::test_support;
-    use crate::memory::{InMemoryStore, InMemoryUserPool};
-    use crate::schema::{ItemKey, ItemType};
-    use std::time::Duration;
-
-    #[tokio::test]
-    async fn every_page_of_every_group_is_exported_across_invocations() {
-        let pool = InMemoryUserPool::new("p").with_page_size(10);
-        pool.add_users(95, |_, _| {});
-        pool.add_groups(23);
-        // Each user joins three groups; group 0 gets everyone (ten pages).
-        let users = pool.users();
-        let groups = pool.groups();
-        let mut expected = 0;
-        for (i, user) in users.iter().enumerate() {
-            for g in [0, 1 + i % 11, 12 + i % 11] {
-                pool.add_member(&groups[g].name, &user.username);
-                expected += 1;
-            }
-        }
-        let store = InMemoryStore::default();
-        let run = test_support::run(&[], 5);
-        let mut cursor = None;
-        let mut invocations = 0;
-        let out = loop {
-            let out = super::run(&pool, &store, MembershipsInput { run: run.clone(), memberships: cursor }, Deadline::after(Duration::ZERO))
-                .await
-                .unwrap();
-            invocations += 1;
-            if out.done {
-                break out;
-            }
-            cursor = Some(out);
-        };
-        assert!(invocations > 2);
-        assert_eq!(out.memberships, expected);
-        assert_eq!(out.groups_done, 23);
-        assert_eq!(store.count(ItemType::Membership) as u64, expected);
-        let key = ItemKey::membership(&groups[0].name, users[94].sub().unwrap());
-        assert!(store.item(&key).is_some());
     }
 }

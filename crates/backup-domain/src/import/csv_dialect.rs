@@ -60,11 +60,15 @@ pub fn parse_row(header: &[String], line: &str) -> Result<BTreeMap<String, Strin
         match c {
             '\\' if chars.peek() == Some(&',') => {
                 chars.next();
-                fields.last_mut().map(|f| f.push(','));
+                if let Some(f) = fields.last_mut() {
+                    f.push(',');
+                }
             }
             ',' => fields.push(String::new()),
             c => {
-                fields.last_mut().map(|f| f.push(c));
+                if let Some(f) = fields.last_mut() {
+                    f.push(c);
+                }
             }
         }
     }

@@ -1,22 +1,30 @@
 //! The ImportWorkflow: restores a backup into a user pool of the workflow's Region.
 //!
-//! Steps, each resumable: preflight (before any write) → plan (a dry run stops here) → groups → users
-//! (CSV import jobs, AdminCreateUser for the rest) → user state (disabled flags, memberships) →
-//! verification (old → new sub mapping, comparison with the backup) → report.
+//! Steps, each resumable: [`preflight`] (before any write: the target, the backup, the policy, the
+//! configuration) → [`plan`] (every user's path, the work lists in the object store; a dry run stops
+//! here) → [`pipeline`] (groups, CSV import jobs back to back, AdminCreateUser, disabling and
+//! memberships, all at once, each at its own quota) → [`verify`] (from the backup: every restorable
+//! user found, compared, mapped old sub → new sub) → [`report`].
 
 pub mod csv_dialect;
-pub mod groups;
+pub mod failure_category;
+pub mod pipeline;
 pub mod plan;
 pub mod preflight;
 pub mod report;
 pub mod request;
 pub mod restore_path;
-pub mod user_state;
-pub mod users;
 pub mod verify;
+pub mod work;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod driver;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Clock;
+use crate::lease::LeaseToken;
+use crate::ports::{BackupStore, ObjectStore, RestoreLedger, RestoreTarget};
 use crate::schema::UserItem;
 pub use request::{ConflictPolicy, ImportRequest};
 use restore_path::TargetProfile;
@@ -31,12 +39,21 @@ pub struct Incompatibility {
     pub consequence: String,
 }
 
+/// What the backup holds, from its export marker (sizes the work of the later steps).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSize {
+    pub users: u64,
+    pub groups: u64,
+    pub memberships: u64,
+}
+
 /// What every import step knows, produced by the preflight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportRun {
     pub run_id: String,
-    /// The execution's name, used in report keys.
+    /// The execution's name, used in object keys and job names.
     pub run_name: String,
     pub target: TargetProfile,
     pub policy: ConflictPolicy,
@@ -48,9 +65,39 @@ pub struct ImportRun {
     pub source_pool_id: String,
     pub backup_export_run_id: String,
     pub backup_export_timestamp: i64,
+    /// The table restored from, when not the stack's backup table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_table_name: Option<String>,
+    pub backup_size: BackupSize,
     pub started_at: i64,
     pub target_was_empty: bool,
     pub incompatibilities: Vec<Incompatibility>,
+    /// The restore lease on the target pool (absent for dry runs and verification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseToken>,
+}
+
+impl ImportRun {
+    /// Where the run keeps its work in the object store.
+    pub fn object_prefix(&self) -> String {
+        format!("restores/{}/{}/", self.target.pool_id, self.run_name)
+    }
+
+    /// Partitions of the user joins.
+    pub fn partitions(&self) -> u32 {
+        crate::partitions::partition_count(self.backup_size.users.max(self.backup_size.memberships / 4))
+    }
+}
+
+/// The outside world of the import steps.
+#[derive(Clone, Copy)]
+pub struct ImportPorts<'a> {
+    pub target: &'a dyn RestoreTarget,
+    pub store: &'a dyn BackupStore,
+    pub ledger: &'a dyn RestoreLedger,
+    pub objects: &'a dyn ObjectStore,
+    pub leases: &'a dyn crate::ports::LeaseStore,
+    pub clock: &'a dyn Clock,
 }
 
 /// The name a backed-up user has in the target pool: its pseudo-username.
@@ -77,6 +124,17 @@ pub fn rewrite_role_arn(arn: &str, account: Option<&str>) -> String {
     }
 }
 
+/// Cognito accepts import job names matching `[\w\s+=,.@-]+`, at most 128 characters; execution names
+/// allow other characters, so anything else becomes `-`.
+pub fn import_job_name(run_name: &str, job: u32) -> String {
+    let clean: String = run_name
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == '_' || " +=,.@-".contains(c) { c } else { '-' })
+        .take(100)
+        .collect();
+    format!("restore-{clean}-{job}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -84,6 +142,13 @@ mod tests {
         let arn = "arn:aws:iam::111111111111:role/path/admins";
         assert_eq!(super::rewrite_role_arn(arn, Some("222222222222")), "arn:aws:iam::222222222222:role/path/admins");
         assert_eq!(super::rewrite_role_arn(arn, None), arn);
+    }
+
+    #[test]
+    fn job_names_match_cognitos_pattern_whatever_the_execution_is_called() {
+        let name = super::import_job_name(&format!("run:{}/ü*{}", "x".repeat(200), '\u{1F600}'), 3);
+        assert!(name.len() <= 128, "{}", name.len());
+        assert!(name.chars().all(|c| c.is_alphanumeric() || c == '_' || " +=,.@-".contains(c)), "{name}");
     }
 }
 

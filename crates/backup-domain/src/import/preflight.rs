@@ -4,15 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
 use super::restore_path::TargetProfile;
-use super::{ConflictPolicy, ImportRequest, ImportRun, Incompatibility};
-use crate::ports::{BackupStore, PortError, RestoreTarget};
-use crate::schema::{BackupItem, ItemKey, PoolSnapshot};
+use super::{BackupSize, ConflictPolicy, ImportPorts, ImportRequest, ImportRun, Incompatibility};
+use crate::lease::{self, Acquired, IMPORT_TTL_MS, import_lease_name};
+use crate::ports::{BackupStore, PortError, UserPool, WorkflowExecutions};
+use crate::schema::{BackupItem, ExportMarkerItem, ItemKey, MfaConfiguration, PoolSnapshot};
 use crate::step::StepError;
 
-#[derive(Debug, Deserialize)]
+/// The execution, as the state machine passes it.
+#[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PreflightInput {
     pub execution_arn: String,
@@ -21,71 +21,129 @@ pub struct PreflightInput {
     pub execution_input: serde_json::Value,
 }
 
+impl PreflightInput {
+    pub fn name(&self) -> String {
+        self.execution_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| self.execution_arn.rsplit(':').next().unwrap_or("restore").to_owned())
+    }
+}
+
+fn refused(name: &'static str, message: String) -> StepError {
+    StepError::Refused { name, message }
+}
+
 pub async fn run(
-    target: &dyn RestoreTarget,
-    store: &dyn BackupStore,
-    region: &str,
+    ports: ImportPorts<'_>,
+    executions: &dyn WorkflowExecutions,
     input: &PreflightInput,
-    now_ms: i64,
+    request: ImportRequest,
 ) -> Result<ImportRun, StepError> {
-    let request = ImportRequest::parse(&input.execution_input, region)?;
     let pool_id = request.new_user_pool_id.clone();
-    let target_config = target.describe().await.map_err(|e| match e {
-        PortError::NotFound(detail) => StepError::Refused {
-            name: "TargetPoolNotFound",
-            message: format!(
-                "user pool {pool_id} does not exist in {region} ({detail}); check NewUserPoolId. Nothing was written."
-            ),
-        },
-        PortError::AccessDenied(detail) => StepError::Refused {
-            name: "TargetPoolAccessDenied",
-            message: format!(
+    let region = pool_id.split('_').next().unwrap_or_default().to_owned();
+    let target_config = ports.target.describe().await.map_err(|e| match e {
+        PortError::NotFound(detail) => refused(
+            "TargetPoolNotFound",
+            format!("user pool {pool_id} does not exist in {region} ({detail}); check NewUserPoolId. Nothing was written."),
+        ),
+        PortError::AccessDenied(detail) => refused(
+            "TargetPoolAccessDenied",
+            format!(
                 "the ImportWorkflow may not read user pool {pool_id} ({detail}); its functions' roles need access to it. \
                  Nothing was written."
             ),
-        },
+        ),
         other => StepError::Port { context: format!("reading user pool {pool_id}"), source: other },
     })?;
 
-    let (snapshot, marker) = backup_of(store).await?;
-    let csv_header = target.csv_header().await.map_err(StepError::port(format!("GetCSVHeader on user pool {pool_id}")))?;
-    let profile = TargetProfile::new(&target_config, csv_header);
-
-    let users = target.list_users(None, None).await.map_err(StepError::port(format!("listing users of {pool_id}")))?;
-    let groups = target.list_groups(None).await.map_err(StepError::port(format!("listing groups of {pool_id}")))?;
-    let empty = users.items.is_empty() && groups.items.is_empty();
-    if !empty && request.conflict_policy == ConflictPolicy::Fail && !request.dry_run && !request.verify_only {
-        return Err(StepError::Refused {
-            name: "TargetPoolNotEmpty",
-            message: format!(
-                "user pool {pool_id} already has users or groups. Restore into an empty pool, or start the ImportWorkflow \
-                 with \"ConflictPolicy\": \"skip-existing\" (keep what exists, restore the rest; resumes an interrupted \
-                 restore) or \"overwrite\" (update what exists to the backup's values). Nothing was written."
+    let (snapshot, marker) = backup_of(ports.store).await?;
+    if pool_id == snapshot.pool_id && request.writes() && !request.allow_source_pool {
+        return Err(refused(
+            "TargetIsSourcePool",
+            format!(
+                "user pool {pool_id} is the pool this backup was taken from. Restoring into it would bring back users \
+                 deleted on purpose since the backup{}. Restore into a new pool, or start the ImportWorkflow with \
+                 \"AllowSourcePool\": true if that is what you want. Nothing was written.",
+                if request.conflict_policy == ConflictPolicy::Overwrite {
+                    ", and overwrite would set live users' attributes back to the backup's values"
+                } else {
+                    ""
+                }
             ),
-        });
+        ));
+    }
+    let csv_header =
+        ports.target.csv_header().await.map_err(StepError::port(format!("GetCSVHeader on user pool {pool_id}")))?;
+    let profile = TargetProfile::new(&target_config.snapshot, csv_header);
+
+    let has_users = any_user(ports.target).await?;
+    let has_groups = any_group(ports.target).await?;
+    let empty = !has_users && !has_groups;
+    if request.writes() && !empty {
+        match request.conflict_policy {
+            ConflictPolicy::Fail => {
+                return Err(refused(
+                    "TargetPoolNotEmpty",
+                    format!(
+                        "user pool {pool_id} already has users or groups. Restore into an empty pool, or start the \
+                         ImportWorkflow with \"ConflictPolicy\": \"skip-existing\" (keep what exists, restore the rest; \
+                         resumes an interrupted restore) or \"overwrite\" (update what exists to the backup's values). \
+                         Nothing was written."
+                    ),
+                ));
+            }
+            ConflictPolicy::Overwrite if has_users && !request.confirm_overwrite => {
+                return Err(refused(
+                    "OverwriteNotConfirmed",
+                    format!(
+                        "user pool {pool_id} has users, and \"ConflictPolicy\": \"overwrite\" would set their attributes \
+                         and enabled flag to the backup's values. Start the ImportWorkflow with \"ConfirmOverwrite\": true \
+                         if that is what you want, or use \"skip-existing\". Nothing was written."
+                    ),
+                ));
+            }
+            _ => {}
+        }
     }
 
-    let incompatibilities = compare(&snapshot, &target_config);
+    let incompatibilities = compare(&snapshot, &target_config.snapshot);
     let blocking: Vec<&Incompatibility> = incompatibilities.iter().filter(|i| i.blocking).collect();
-    if !blocking.is_empty() && !request.allow_incompatible && !request.dry_run && !request.verify_only {
+    if !blocking.is_empty() && !request.allow_incompatible && request.writes() {
         let list: Vec<String> = blocking.iter().map(|i| format!("- {}: {}", i.setting, i.consequence)).collect();
-        return Err(StepError::Refused {
-            name: "IncompatibleTargetPool",
-            message: format!(
-                "user pool {pool_id} is not configured like the backed-up pool {}:\n{}\nCreate the target from the backup's \
-                 pool snapshot, or start with \"AllowIncompatible\": true to accept these consequences. Nothing was written.",
+        return Err(refused(
+            "IncompatibleTargetPool",
+            format!(
+                "user pool {pool_id} is not configured like the backed-up pool {}:\n{}\nCreate the target from the \
+                 backup's pool snapshot (`cognito-backup create-pool`), or start with \"AllowIncompatible\": true to \
+                 accept these consequences. Nothing was written.",
                 snapshot.pool_id,
                 list.join("\n")
             ),
-        });
+        ));
     }
+
+    let lease = if request.writes() {
+        let name = import_lease_name(&pool_id);
+        match lease::acquire(ports.leases, executions, ports.clock, &name, IMPORT_TTL_MS, &input.execution_arn).await? {
+            Acquired::Taken(token) => Some(token),
+            Acquired::HeldBy { owner, .. } => {
+                return Err(refused(
+                    "ImportAlreadyRunning",
+                    format!(
+                        "another restore into user pool {pool_id} is running ({owner}); two at once would race each \
+                         other. Nothing was written. Wait for it to end (or stop it), then start again."
+                    ),
+                ));
+            }
+        }
+    } else {
+        None
+    };
 
     Ok(ImportRun {
         run_id: input.execution_arn.clone(),
-        run_name: input
-            .execution_name
-            .clone()
-            .unwrap_or_else(|| input.execution_arn.rsplit(':').next().unwrap_or("restore").to_owned()),
+        run_name: input.name(),
         target: profile,
         policy: request.conflict_policy,
         dry_run: request.dry_run,
@@ -94,27 +152,70 @@ pub async fn run(
         source_pool_id: snapshot.pool_id.clone(),
         backup_export_run_id: marker.export_run_id,
         backup_export_timestamp: marker.export_timestamp,
-        started_at: now_ms,
+        backup_table_name: request.backup_table_name,
+        backup_size: BackupSize {
+            users: marker.counts.users,
+            groups: marker.counts.groups,
+            memberships: marker.counts.memberships,
+        },
+        started_at: ports.clock.now_ms(),
         target_was_empty: empty,
         incompatibilities,
+        lease,
     })
 }
 
-async fn backup_of(store: &dyn BackupStore) -> Result<(PoolSnapshot, crate::schema::ExportMarkerItem), StepError> {
+/// Whether the pool has a user: follows pagination, since a page may come back empty with a token.
+async fn any_user(pool: &dyn UserPool) -> Result<bool, StepError> {
+    let mut token = None;
+    loop {
+        let page = pool
+            .list_users(None, token.as_deref())
+            .await
+            .map_err(StepError::port(format!("listing users of {}", pool.pool_id())))?;
+        if !page.items.is_empty() {
+            return Ok(true);
+        }
+        match page.next {
+            Some(next) => token = Some(next),
+            None => return Ok(false),
+        }
+    }
+}
+
+async fn any_group(pool: &dyn UserPool) -> Result<bool, StepError> {
+    let mut token = None;
+    loop {
+        let page = pool
+            .list_groups(token.as_deref())
+            .await
+            .map_err(StepError::port(format!("listing groups of {}", pool.pool_id())))?;
+        if !page.items.is_empty() {
+            return Ok(true);
+        }
+        match page.next {
+            Some(next) => token = Some(next),
+            None => return Ok(false),
+        }
+    }
+}
+
+/// The backup's pool snapshot and export marker; refuses a backup with no completed export.
+pub async fn backup_of(store: &dyn BackupStore) -> Result<(PoolSnapshot, ExportMarkerItem), StepError> {
     let items = store
         .get_many(&[ItemKey::pool_snapshot(), ItemKey::export_marker()])
         .await
         .map_err(StepError::port("reading the backup's pool snapshot and export marker"))?;
-    let snapshot = items.iter().find_map(|i| if let BackupItem::PoolSnapshot(s) = i { Some(s.pool.clone()) } else { None });
-    let marker = items.iter().find_map(|i| if let BackupItem::ExportMarker(m) = i { Some(m.clone()) } else { None });
+    let snapshot = items.iter().find_map(BackupItem::as_pool_snapshot).map(|s| s.pool.clone());
+    let marker = items.iter().find_map(BackupItem::as_export_marker).cloned();
     match (snapshot, marker) {
         (Some(s), Some(m)) => Ok((s, m)),
-        _ => Err(StepError::Refused {
-            name: "NoCompleteBackup",
-            message: "the backup table in this Region holds no completed export (no pool snapshot or export marker); \
-                      run the ExportWorkflow first, or check that the table's replica reached this Region"
+        _ => Err(refused(
+            "NoCompleteBackup",
+            "the backup table holds no completed export (no pool snapshot or export marker); run the ExportWorkflow \
+             first, or check that the table's replica reached this Region. Nothing was written."
                 .into(),
-        }),
+        )),
     }
 }
 
@@ -127,7 +228,10 @@ pub fn compare(backup: &PoolSnapshot, target: &PoolSnapshot) -> Vec<Incompatibil
     if sorted(&backup.username_attributes) != sorted(&target.username_attributes) {
         add(
             true,
-            format!("username attributes: backup {:?}, target {:?}", backup.username_attributes, target.username_attributes),
+            format!(
+                "username attributes: backup {:?}, target {:?}",
+                backup.username_attributes, target.username_attributes
+            ),
             "users would sign in with a different identifier than before, and pseudo-usernames may be rejected".into(),
         );
     }
@@ -141,18 +245,27 @@ pub fn compare(backup: &PoolSnapshot, target: &PoolSnapshot) -> Vec<Incompatibil
             ),
             Some(t) if t.data_type != attr.data_type => add(
                 true,
-                format!("custom attribute {} has type {:?} in the target, {:?} in the backup", attr.name, t.data_type, attr.data_type),
+                format!(
+                    "custom attribute {} has type {:?} in the target, {:?} in the backup",
+                    attr.name, t.data_type, attr.data_type
+                ),
                 "values may be rejected or read differently".into(),
             ),
-            Some(t) if t.mutable != attr.mutable || t.max_length != attr.max_length || t.max_value != attr.max_value => add(
-                false,
-                format!("custom attribute {} has different constraints", attr.name),
-                "values outside the target's constraints are rejected for their users (listed in the report)".into(),
-            ),
+            Some(t)
+                if t.mutable != attr.mutable || t.max_length != attr.max_length || t.max_value != attr.max_value =>
+            {
+                add(
+                    false,
+                    format!("custom attribute {} has different constraints", attr.name),
+                    "values outside the target's constraints are rejected for their users (listed in the report)"
+                        .into(),
+                )
+            }
             Some(_) => {}
         }
     }
-    let backup_required: Vec<&str> = backup.schema.iter().filter(|a| a.required == Some(true)).map(|a| a.name.as_str()).collect();
+    let backup_required: Vec<&str> =
+        backup.schema.iter().filter(|a| a.required == Some(true)).map(|a| a.name.as_str()).collect();
     for attr in target.schema.iter().filter(|a| a.required == Some(true) && a.name != "sub") {
         if !backup_required.contains(&attr.name.as_str()) {
             add(
@@ -169,7 +282,14 @@ pub fn compare(backup: &PoolSnapshot, target: &PoolSnapshot) -> Vec<Incompatibil
             "import jobs cannot run: every user is created by AdminCreateUser (FORCE_CHANGE_PASSWORD, slower)".into(),
         );
     }
-    if target.mfa_configuration == "ON" && backup.mfa_configuration != "ON" {
+    if sorted(&backup.alias_attributes) != sorted(&target.alias_attributes) {
+        add(
+            false,
+            format!("alias attributes: backup {:?}, target {:?}", backup.alias_attributes, target.alias_attributes),
+            "users may no longer sign in with an alias they used before (or may with a new one)".into(),
+        );
+    }
+    if target.mfa_configuration == MfaConfiguration::On && backup.mfa_configuration != MfaConfiguration::On {
         add(
             false,
             format!("MFA is required in the target ({} in the backup)", backup.mfa_configuration),
@@ -204,9 +324,12 @@ mod tests {
             auto_verified_attributes: auto_verified.iter().map(|s| s.to_string()).collect(),
             schema: custom
                 .iter()
-                .map(|n| SchemaAttribute { name: format!("custom:{n}"), data_type: Some("String".into()), ..Default::default() })
+                .map(|n| SchemaAttribute {
+                    name: format!("custom:{n}"),
+                    data_type: Some("String".into()),
+                    ..Default::default()
+                })
                 .collect(),
-            mfa_configuration: "OFF".into(),
             ..Default::default()
         }
     }
@@ -214,6 +337,14 @@ mod tests {
     #[test]
     fn a_matching_target_has_no_incompatibility() {
         assert!(compare(&pool(&["email"], &["tier"], &["email"]), &pool(&["email"], &["tier"], &["email"])).is_empty());
+    }
+
+    #[test]
+    fn alias_attributes_are_compared() {
+        let mut target = pool(&["email"], &[], &["email"]);
+        target.alias_attributes = vec!["preferred_username".into()];
+        let found = compare(&pool(&["email"], &[], &["email"]), &target);
+        assert!(found.iter().any(|i| i.setting.contains("alias")), "{found:?}");
     }
 
     #[test]

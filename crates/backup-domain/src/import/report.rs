@@ -1,16 +1,15 @@
 //! The restore report: which path users took, what could not be restored and why, what verification
-//! found. Written to S3 and announced on the topic; the execution fails if verification found a
-//! difference beyond the documented ones.
+//! found. Written to the object store and announced on the topic; the execution fails if verification
+//! found anything beyond the documented differences. Subs, attribute names and categories only.
 
 use serde::{Deserialize, Serialize};
 
 use super::ImportRun;
-use super::groups::GroupsRestore;
+use super::pipeline::Pipeline;
 use super::plan::Plan;
-use super::user_state::UserStateRestore;
-use super::users::UsersRestore;
 use super::verify::Verification;
-use crate::ports::{Notifier, ReportSink};
+use crate::lease;
+use crate::ports::{LeaseStore, Notifier, ObjectStore};
 use crate::settings::NotificationPreference;
 use crate::step::StepError;
 
@@ -21,11 +20,7 @@ pub struct ReportInput {
     #[serde(default)]
     pub plan: Option<Plan>,
     #[serde(default)]
-    pub groups: Option<GroupsRestore>,
-    #[serde(default)]
-    pub users: Option<UsersRestore>,
-    #[serde(default)]
-    pub user_state: Option<UserStateRestore>,
+    pub pipeline: Option<Pipeline>,
     pub verification: Verification,
 }
 
@@ -40,9 +35,7 @@ pub struct RestoreReport {
     pub verified: bool,
     pub report_location: String,
     pub plan: Option<Plan>,
-    pub groups: Option<GroupsRestore>,
-    pub users: Option<UsersRestore>,
-    pub user_state: Option<UserStateRestore>,
+    pub pipeline: Option<Pipeline>,
     pub verification: Verification,
     pub documented_differences: Vec<&'static str>,
 }
@@ -57,35 +50,41 @@ pub const DOCUMENTED_DIFFERENCES: [&str; 5] = [
 ];
 
 pub async fn run(
-    reports: &dyn ReportSink,
+    objects: &dyn ObjectStore,
     notifier: &dyn Notifier,
+    leases: &dyn LeaseStore,
     preference: NotificationPreference,
     input: ReportInput,
     now_ms: i64,
 ) -> Result<RestoreReport, StepError> {
-    let ReportInput { run, plan, groups, users, user_state, verification } = input;
-    let key = format!("restores/{}/{}/report.json", run.target.pool_id, run.run_name);
+    let ReportInput { run, plan, pipeline, verification } = input;
+    let key = format!("{}report.json", run.object_prefix());
     let mut report = RestoreReport {
         target_pool_id: run.target.pool_id.clone(),
         source_pool_id: run.source_pool_id.clone(),
         backup_export_run_id: run.backup_export_run_id.clone(),
         run_id: run.run_id.clone(),
         duration_seconds: (now_ms - run.started_at).max(0) as f64 / 1000.0,
-        verified: verification.differences_total == 0,
+        verified: verification.verified(),
         report_location: String::new(),
         plan,
-        groups,
-        users,
-        user_state,
+        pipeline,
         verification,
         documented_differences: DOCUMENTED_DIFFERENCES.to_vec(),
     };
     let body = serde_json::to_vec_pretty(&report).map_err(|e| StepError::InvalidInput(e.to_string()))?;
-    report.report_location = reports.put(&key, "application/json", body).await.map_err(StepError::port("writing the restore report"))?;
+    report.report_location =
+        objects.put(&key, "application/json", body).await.map_err(StepError::port("writing the restore report"))?;
+    if let Some(token) = &run.lease {
+        lease::release(leases, token).await?;
+    }
     let summary = summary(&report);
     if !report.verified || preference == NotificationPreference::InfoAndErrors {
         let subject = if report.verified { "Cognito restore verified" } else { "Cognito restore has differences" };
-        notifier.publish(&format!("{subject}: {}", report.target_pool_id), &summary).await.map_err(StepError::port("publishing the restore report"))?;
+        notifier
+            .publish(&format!("{subject}: {}", report.target_pool_id), &summary)
+            .await
+            .map_err(StepError::port("publishing the restore report"))?;
     }
     if !report.verified {
         return Err(StepError::Refused { name: "VerificationFailed", message: summary });
@@ -102,25 +101,55 @@ pub fn summary(r: &RestoreReport) -> String {
         dst = r.target_pool_id,
         verdict = if r.verified { "verified, no unexplained difference" } else { "verification found differences" },
     );
-    if let Some(u) = &r.users {
+    if let Some(p) = &r.pipeline {
         text.push_str(&format!(
-            "Users: {} by CSV import ({} jobs, {} rejected), {} by AdminCreateUser, {} kept (skip-existing), {} overwritten, {} not restorable\n",
-            u.csv_submitted, u.jobs, u.csv_rejected, u.admin_created, u.skipped_existing, u.overwritten, u.not_restorable
+            "Users: {} by CSV import ({} jobs; {} rows rejected and retried by AdminCreateUser, {} already there), {} by \
+             AdminCreateUser, {} kept (skip-existing), {} overwritten, {} refused\n",
+            p.csv.imported,
+            p.csv.jobs_done,
+            p.csv.rejected,
+            p.csv.existing,
+            p.direct.created,
+            p.direct.skipped_existing,
+            p.direct.overwritten,
+            p.direct.failed,
+        ));
+        text.push_str(&format!(
+            "Groups: {} created, {} kept, {} overwritten\nDisabled users: {}; memberships restored: {}\n",
+            p.groups.created, p.groups.skipped_existing, p.groups.overwritten, p.direct.disabled, p.members.added
+        ));
+        if !p.direct.immutable_skipped.is_empty() {
+            let names: Vec<String> =
+                p.direct.immutable_skipped.iter().map(|(n, c)| format!("{n} ({c} users)")).collect();
+            text.push_str(&format!("Immutable attributes overwrite could not change: {}\n", names.join(", ")));
+        }
+    }
+    if let Some(plan) = &r.plan {
+        text.push_str(&format!(
+            "Not restorable: {} users (listed with the reason in the report)\n",
+            plan.users_not_restorable
         ));
     }
-    if let Some(g) = &r.groups {
-        text.push_str(&format!("Groups: {} created, {} kept, {} overwritten\n", g.created, g.skipped_existing, g.overwritten));
-    }
-    if let Some(s) = &r.user_state {
-        text.push_str(&format!("Disabled users: {}; memberships restored: {}\n", s.disabled, s.memberships_added));
-    }
     text.push_str(&format!(
-        "Verified: {} users, {} groups, {} memberships; {} users missing; {} differences\n",
-        v.users_verified, v.groups_verified, v.memberships_verified, v.users_missing, v.differences_total
+        "Verified: {} of {} restorable users ({} kept by policy, {} not restored with a reason, {} missing, {} \
+         different), {} groups, {} memberships ({} missing); {} differences\n",
+        v.users_verified,
+        v.restorable_users,
+        v.users_kept_by_policy,
+        v.users_explained,
+        v.users_missing,
+        v.users_differing,
+        v.groups_verified,
+        v.memberships_verified,
+        v.memberships_missing,
+        v.differences_total
     ));
     for d in v.differences.iter().take(20) {
         text.push_str(&format!("  - {}: {}\n", d.subject, d.what));
     }
-    text.push_str(&format!("\nFull report: {}\nSub mapping: {} CSV part(s) next to it, and the restore ledger table.\n", r.report_location, v.mapping_parts.len()));
+    text.push_str(&format!(
+        "\nFull report: {}\nSub mapping: {} CSV part(s) next to it, and the restore ledger table.\n",
+        r.report_location, v.mapping_parts
+    ));
     text
 }

@@ -13,7 +13,7 @@ pub enum ConflictPolicy {
     Fail,
     /// Leave what exists as it is; restore the rest (resumes an interrupted restore).
     SkipExisting,
-    /// Update what exists to the backup's values.
+    /// Update what exists to the backup's values (needs `ConfirmOverwrite` when the pool has users).
     Overwrite,
 }
 
@@ -31,26 +31,44 @@ pub struct ImportRequest {
     /// Restore despite blocking incompatibilities (their consequences are in the plan).
     #[serde(default)]
     pub allow_incompatible: bool,
-    /// Skip the restore and only compare the backup with the target pool.
+    /// Skip the restore and only compare the backup with the target pool (any pool, ledger or not).
     #[serde(default)]
     pub verify_only: bool,
+    /// Restoring into the pool the backup was taken from: it would bring back users deleted on purpose
+    /// (and, with `overwrite`, revert live users), so it must be asked for.
+    #[serde(default)]
+    pub allow_source_pool: bool,
+    /// `overwrite` into a pool that has users changes live users: it must be asked for.
+    #[serde(default)]
+    pub confirm_overwrite: bool,
+    /// Restore from another table of the backup's layout (a point-in-time copy of the backup table, or a
+    /// loaded dump) instead of the stack's backup table. Its name must start with the backup table's name.
+    #[serde(default)]
+    pub backup_table_name: Option<String>,
 }
 
 const EXAMPLE: &str = r#"{"NewUserPoolId": "eu-west-1_AbCdEf123", "ConflictPolicy": "fail", "DryRun": true}"#;
 
+/// Cognito's pattern of a user pool ID: `<region>_<alphanumerics>`.
+fn valid_pool_id(id: &str) -> bool {
+    id.split_once('_').is_some_and(|(r, rest)| {
+        r.len() >= 9
+            && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !rest.is_empty()
+            && rest.chars().all(|c| c.is_ascii_alphanumeric())
+    })
+}
+
 impl ImportRequest {
     /// Parses and checks the execution input; every error says what is wrong and shows a valid input.
-    pub fn parse(input: &serde_json::Value, region: &str) -> Result<Self, StepError> {
+    pub fn parse(input: &serde_json::Value, region: &str, backup_table: &str) -> Result<Self, StepError> {
         let request: ImportRequest = serde_json::from_value(input.clone()).map_err(|e| {
             StepError::InvalidInput(format!(
                 "the ImportWorkflow input is not valid ({e}); ConflictPolicy is fail, skip-existing or overwrite. Example: {EXAMPLE}"
             ))
         })?;
         let id = request.new_user_pool_id.trim();
-        let valid = id.split_once('_').is_some_and(|(r, rest)| {
-            !r.is_empty() && !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
-        });
-        if !valid {
+        if !valid_pool_id(id) {
             return Err(StepError::InvalidInput(format!(
                 "NewUserPoolId {id:?} is not a user pool ID (like {region}_AbCdEf123). Example: {EXAMPLE}"
             )));
@@ -64,9 +82,27 @@ impl ImportRequest {
         if let Some(account) = &request.role_arn_account_id
             && !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
         {
-            return Err(StepError::InvalidInput(format!("RoleArnAccountId {account:?} is not a 12-digit AWS account ID")));
+            return Err(StepError::InvalidInput(format!(
+                "RoleArnAccountId {account:?} is not a 12-digit AWS account ID"
+            )));
+        }
+        if let Some(table) = &request.backup_table_name
+            && !table.starts_with(backup_table)
+        {
+            return Err(StepError::InvalidInput(format!(
+                "BackupTableName {table:?} is not a copy of the backup table: its name must start with {backup_table:?} \
+                 (as the tables `cognito-backup restore --as-of` and `load --into-table` create do)"
+            )));
+        }
+        if request.dry_run && request.verify_only {
+            return Err(StepError::InvalidInput("DryRun and VerifyOnly cannot be combined: choose one".into()));
         }
         Ok(Self { new_user_pool_id: id.to_owned(), ..request })
+    }
+
+    /// Whether this run writes to the target pool.
+    pub fn writes(&self) -> bool {
+        !self.dry_run && !self.verify_only
     }
 }
 
@@ -75,22 +111,36 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn parse(v: serde_json::Value) -> Result<ImportRequest, StepError> {
+        ImportRequest::parse(&v, "us-east-1", "cb-backup")
+    }
+
     #[test]
     fn a_minimal_input_defaults_to_a_safe_restore() {
-        let r = ImportRequest::parse(&json!({"NewUserPoolId": " us-east-1_abc123 "}), "us-east-1").unwrap();
+        let r = parse(json!({"NewUserPoolId": " us-east-1_abc123 "})).unwrap();
         assert_eq!(r.new_user_pool_id, "us-east-1_abc123");
         assert_eq!(r.conflict_policy, ConflictPolicy::Fail);
-        assert!(!r.dry_run);
+        assert!(r.writes() && !r.allow_source_pool && !r.confirm_overwrite);
     }
 
     #[test]
     fn bad_inputs_are_explained() {
-        let err = |v: serde_json::Value| ImportRequest::parse(&v, "us-east-1").unwrap_err().to_string();
+        let err = |v: serde_json::Value| parse(v).unwrap_err().to_string();
         assert!(err(json!({})).contains("Example"));
         assert!(err(json!({"NewUserPoolId": "abc"})).contains("not a user pool ID"));
+        assert!(err(json!({"NewUserPoolId": "us-east-1_a-b"})).contains("not a user pool ID"));
         assert!(err(json!({"NewUserPoolId": "eu-west-1_abc"})).contains("not in us-east-1"));
         assert!(err(json!({"NewUserPoolId": "us-east-1_abc", "ConflictPolicy": "merge"})).contains("skip-existing"));
         assert!(err(json!({"NewUserPoolId": "us-east-1_abc", "RoleArnAccountId": "12"})).contains("12-digit"));
         assert!(err(json!({"NewUserPoolId": "us-east-1_abc", "Typo": 1})).contains("unknown field"));
+        assert!(
+            err(json!({"NewUserPoolId": "us-east-1_abc", "BackupTableName": "other"}))
+                .contains("copy of the backup table")
+        );
+        assert!(
+            err(json!({"NewUserPoolId": "us-east-1_abc", "DryRun": true, "VerifyOnly": true}))
+                .contains("cannot be combined")
+        );
+        assert!(err(json!("not an object")).contains("Example"));
     }
 }

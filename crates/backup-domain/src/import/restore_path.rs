@@ -4,6 +4,9 @@
 //!   values the CSV dialect carries exactly. They arrive in RESET_REQUIRED (they set a new password).
 //! - AdminCreateUser (messages suppressed): users the CSV path cannot take; they arrive in
 //!   FORCE_CHANGE_PASSWORD and need a temporary password from the administrator or a resent invitation.
+//!   Users disabled in the backup always go this way: each is disabled right after it is created, and
+//!   nobody knows the temporary password Cognito generated meanwhile, so it is never usable. (An
+//!   imported user would be enabled, able to reset its password, until the job finished.)
 //! - Not restorable: listed in the report with the reason, never dropped silently.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::csv_dialect::{self, CsvRefusal};
-use crate::schema::{PoolSnapshot, UserItem};
+use crate::schema::{MfaConfiguration, PoolSnapshot, UserItem, UserStatus};
 
 /// Attributes a restore never writes: Cognito generates or manages them.
 const NEVER_WRITTEN: &[&str] = &["sub", "identities", "cognito:username", "cognito:mfa_enabled"];
@@ -26,7 +29,10 @@ pub struct TargetProfile {
     pub required_attributes: Vec<String>,
     /// Attributes the target's schema has (standard and `custom:*`), developer-only ones excluded.
     pub writable_attributes: BTreeSet<String>,
-    pub mfa_configuration: String,
+    /// Attributes that can only be written when a user is created.
+    #[serde(default)]
+    pub immutable_attributes: BTreeSet<String>,
+    pub mfa_configuration: MfaConfiguration,
     /// The columns GetCSVHeader returned.
     pub csv_header: Vec<String>,
 }
@@ -47,6 +53,12 @@ impl TargetProfile {
                 .schema
                 .iter()
                 .filter(|a| a.developer_only != Some(true) && !NEVER_WRITTEN.contains(&a.name.as_str()))
+                .map(|a| a.name.clone())
+                .collect(),
+            immutable_attributes: target
+                .schema
+                .iter()
+                .filter(|a| a.mutable == Some(false) && !NEVER_WRITTEN.contains(&a.name.as_str()))
                 .map(|a| a.name.clone())
                 .collect(),
             mfa_configuration: target.mfa_configuration.clone(),
@@ -88,7 +100,7 @@ fn is_true(attributes: &BTreeMap<String, String>, name: &str) -> bool {
 pub fn csv_values(user: &UserItem, target: &TargetProfile) -> BTreeMap<String, String> {
     let (mut values, _) = restorable_attributes(user, target);
     values.insert("cognito:username".into(), user.pseudo_username.clone().unwrap_or_default());
-    values.insert("cognito:mfa_enabled".into(), (target.mfa_configuration == "ON").to_string());
+    values.insert("cognito:mfa_enabled".into(), (target.mfa_configuration == MfaConfiguration::On).to_string());
     values
 }
 
@@ -107,21 +119,31 @@ pub fn decide(user: &UserItem, target: &TargetProfile) -> RestorePath {
             target.username_attributes
         ));
     }
-    if let Some(missing) = target
-        .required_attributes
-        .iter()
-        .find(|a| user.attributes.get(*a).is_none_or(|v| v.trim().is_empty()))
+    if let Some(missing) =
+        target.required_attributes.iter().find(|a| user.attributes.get(*a).is_none_or(|v| v.trim().is_empty()))
     {
-        return RestorePath::NotRestorable(format!("the target pool requires attribute {missing}, which the user has no value for"));
+        return RestorePath::NotRestorable(format!(
+            "the target pool requires attribute {missing}, which the user has no value for"
+        ));
     }
-    if user.status == "UNCONFIRMED" {
+    if user.status == UserStatus::Unconfirmed {
         return RestorePath::AdminCreateUser("unconfirmed in the source pool: an import job would confirm it".into());
     }
+    if !user.enabled {
+        return RestorePath::AdminCreateUser(
+            "disabled in the backup: created and disabled at once, so it is never usable (an import job would leave it \
+             enabled until the job ends)"
+                .into(),
+        );
+    }
     if target.auto_verified_attributes.is_empty() {
-        return RestorePath::AdminCreateUser("the target pool has no auto-verified attribute, so import jobs cannot run".into());
+        return RestorePath::AdminCreateUser(
+            "the target pool has no auto-verified attribute, so import jobs cannot run".into(),
+        );
     }
     let verified = |attr: &String| {
-        is_true(&user.attributes, &format!("{attr}_verified")) && user.attributes.get(attr).is_some_and(|v| !v.is_empty())
+        is_true(&user.attributes, &format!("{attr}_verified"))
+            && user.attributes.get(attr).is_some_and(|v| !v.is_empty())
     };
     let ok = if target.auto_verified_attributes.len() == 1 {
         verified(&target.auto_verified_attributes[0])
@@ -159,8 +181,12 @@ mod tests {
         let snapshot = PoolSnapshot {
             pool_id: "t".into(),
             auto_verified_attributes: auto_verified.iter().map(|s| s.to_string()).collect(),
-            schema: vec![attr("sub", true), attr("email", false), attr("email_verified", false), attr("custom:tier", false)],
-            mfa_configuration: "OFF".into(),
+            schema: vec![
+                attr("sub", true),
+                attr("email", false),
+                attr("email_verified", false),
+                attr("custom:tier", false),
+            ],
             ..Default::default()
         };
         let header = ["cognito:username", "email", "email_verified", "custom:tier", "cognito:mfa_enabled"];
@@ -175,7 +201,7 @@ mod tests {
             pseudo_username: Some("alice".into()),
             attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             enabled: true,
-            status: "CONFIRMED".into(),
+            status: UserStatus::Confirmed,
             federated: false,
             created_at: None,
             last_modified_at: None,
@@ -198,10 +224,15 @@ mod tests {
         let newline = user(&[("email", "a@x.org"), ("email_verified", "true"), ("custom:tier", "a\nb")]);
         assert!(matches!(decide(&newline, &t), RestorePath::AdminCreateUser(r) if r.contains("custom:tier")));
         let mut unconfirmed = user(&[("email", "a@x.org"), ("email_verified", "true")]);
-        unconfirmed.status = "UNCONFIRMED".into();
+        unconfirmed.status = UserStatus::Unconfirmed;
         assert!(matches!(decide(&unconfirmed, &t), RestorePath::AdminCreateUser(_)));
+        let mut disabled = user(&[("email", "a@x.org"), ("email_verified", "true")]);
+        disabled.enabled = false;
+        assert!(matches!(decide(&disabled, &t), RestorePath::AdminCreateUser(r) if r.contains("disabled")));
         let verified = user(&[("email", "a@x.org"), ("email_verified", "true")]);
-        assert!(matches!(decide(&verified, &target(&[])), RestorePath::AdminCreateUser(r) if r.contains("auto-verified")));
+        assert!(
+            matches!(decide(&verified, &target(&[])), RestorePath::AdminCreateUser(r) if r.contains("auto-verified"))
+        );
     }
 
     #[test]

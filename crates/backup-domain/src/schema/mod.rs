@@ -1,22 +1,27 @@
 //! The backup table's items: the contract between the export, the import and anyone reading the table.
 //!
 //! Every item has a string partition key `pk`, a string sort key `sk`, an `itemType` and a
-//! `schemaVersion`. Items written by an export run also carry `lastConfirmedAt` (the run's export
-//! timestamp, epoch milliseconds) and `exportRunId`; the clean-up step of a *successful* run removes the
-//! items whose `lastConfirmedAt` is older than its own. See `docs/backup-schema.md` for the full table.
+//! `schemaVersion`. Items describing the pool also carry `lastConfirmedAt`: when the state they hold was
+//! read from Cognito (epoch milliseconds), and `exportRunId`, who read it. A write never replaces an
+//! item read later (the store checks `lastConfirmedAt`), and an export rewrites an item only when its
+//! content changed. See `docs/backup-schema.md` for the full table.
 
+mod enums;
 mod export_marker;
 mod group;
 mod membership;
 mod pool_snapshot;
+mod tombstone;
 mod user;
 
 use serde::{Deserialize, Serialize};
 
-pub use export_marker::{ExportCounts, ExportMarkerItem, UnresolvedUsers};
+pub use enums::{ImportJobStatus, MfaConfiguration, UserStatus};
+pub use export_marker::{Capacity, ExportCounts, ExportMarkerItem, RunCounts, UnresolvedUsers, UserEstimate};
 pub use group::GroupItem;
 pub use membership::MembershipItem;
 pub use pool_snapshot::{PasswordPolicy, PoolSnapshot, PoolSnapshotItem, SchemaAttribute};
+pub use tombstone::TombstoneItem;
 pub use user::{MfaOption, UserItem, UserMfaSettings};
 
 /// Version of the item layout below. Readers refuse items with a higher major version.
@@ -28,8 +33,10 @@ pub const PARTITION_KEY: &str = "pk";
 pub const SORT_KEY: &str = "sk";
 /// Name of the attribute holding [`ItemType`].
 pub const ITEM_TYPE_ATTRIBUTE: &str = "itemType";
-/// Name of the attribute the clean-up compares with the run's export timestamp.
+/// Name of the attribute holding when an item's state was read from Cognito.
 pub const LAST_CONFIRMED_ATTRIBUTE: &str = "lastConfirmedAt";
+/// `itemType` of the export's lease (`pk = LEASE`, `sk = EXPORT`): a control item, not part of the backup.
+pub const LEASE_ITEM_TYPE: &str = "LEASE";
 
 /// The primary key of a backup item.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -55,6 +62,14 @@ impl ItemKey {
     pub fn export_marker() -> Self {
         Self { pk: "EXPORT".into(), sk: "LATEST".into() }
     }
+    pub fn export_lease() -> Self {
+        Self { pk: "LEASE".into(), sk: "EXPORT".into() }
+    }
+
+    /// The sub of a user or membership key.
+    pub fn sub(&self) -> Option<&str> {
+        self.pk.strip_prefix("USER#").or_else(|| self.sk.strip_prefix("MEMBER#"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,9 +80,13 @@ pub enum ItemType {
     Membership,
     PoolSnapshot,
     ExportMarker,
+    Tombstone,
 }
 
 impl ItemType {
+    pub const ALL: [ItemType; 6] =
+        [Self::User, Self::Group, Self::Membership, Self::PoolSnapshot, Self::ExportMarker, Self::Tombstone];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::User => "USER",
@@ -75,13 +94,12 @@ impl ItemType {
             Self::Membership => "MEMBERSHIP",
             Self::PoolSnapshot => "POOL_SNAPSHOT",
             Self::ExportMarker => "EXPORT_MARKER",
+            Self::Tombstone => "TOMBSTONE",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::User, Self::Group, Self::Membership, Self::PoolSnapshot, Self::ExportMarker]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -97,7 +115,11 @@ pub struct Confirmation {
 
 impl Confirmation {
     pub fn new(export_timestamp: i64, export_run_id: impl Into<String>) -> Self {
-        Self { schema_version: SCHEMA_VERSION, last_confirmed_at: export_timestamp, export_run_id: export_run_id.into() }
+        Self {
+            schema_version: SCHEMA_VERSION,
+            last_confirmed_at: export_timestamp,
+            export_run_id: export_run_id.into(),
+        }
     }
 }
 
@@ -109,6 +131,7 @@ pub enum BackupItem {
     Membership(MembershipItem),
     PoolSnapshot(PoolSnapshotItem),
     ExportMarker(ExportMarkerItem),
+    Tombstone(TombstoneItem),
 }
 
 impl BackupItem {
@@ -119,6 +142,7 @@ impl BackupItem {
             Self::Membership(m) => ItemKey::membership(&m.group_name, &m.sub),
             Self::PoolSnapshot(_) => ItemKey::pool_snapshot(),
             Self::ExportMarker(_) => ItemKey::export_marker(),
+            Self::Tombstone(t) => t.deleted_key.clone(),
         }
     }
 
@@ -129,7 +153,78 @@ impl BackupItem {
             Self::Membership(_) => ItemType::Membership,
             Self::PoolSnapshot(_) => ItemType::PoolSnapshot,
             Self::ExportMarker(_) => ItemType::ExportMarker,
+            Self::Tombstone(_) => ItemType::Tombstone,
         }
+    }
+
+    /// Who confirmed the item and when; the export marker has none.
+    pub fn confirmation(&self) -> Option<&Confirmation> {
+        match self {
+            Self::User(i) => Some(&i.confirmed),
+            Self::Group(i) => Some(&i.confirmed),
+            Self::Membership(i) => Some(&i.confirmed),
+            Self::PoolSnapshot(i) => Some(&i.confirmed),
+            Self::Tombstone(i) => Some(&i.confirmed),
+            Self::ExportMarker(_) => None,
+        }
+    }
+
+    /// When the item's state was read from Cognito (epoch ms).
+    pub fn last_confirmed_at(&self) -> Option<i64> {
+        self.confirmation().map(|c| c.last_confirmed_at)
+    }
+
+    /// Whether both items describe the same state, whoever read it and when.
+    pub fn same_content(&self, other: &BackupItem) -> bool {
+        fn unconfirmed(item: &BackupItem) -> BackupItem {
+            let mut item = item.clone();
+            let blank =
+                Confirmation { schema_version: SCHEMA_VERSION, last_confirmed_at: 0, export_run_id: String::new() };
+            match &mut item {
+                BackupItem::User(i) => i.confirmed = blank,
+                BackupItem::Group(i) => i.confirmed = blank,
+                BackupItem::Membership(i) => i.confirmed = blank,
+                BackupItem::PoolSnapshot(i) => i.confirmed = blank,
+                BackupItem::Tombstone(i) => i.confirmed = blank,
+                BackupItem::ExportMarker(_) => {}
+            }
+            item
+        }
+        unconfirmed(self) == unconfirmed(other)
+    }
+
+    pub fn as_user(&self) -> Option<&UserItem> {
+        if let Self::User(i) = self { Some(i) } else { None }
+    }
+    pub fn into_user(self) -> Option<UserItem> {
+        if let Self::User(i) = self { Some(i) } else { None }
+    }
+    pub fn as_group(&self) -> Option<&GroupItem> {
+        if let Self::Group(i) = self { Some(i) } else { None }
+    }
+    pub fn into_group(self) -> Option<GroupItem> {
+        if let Self::Group(i) = self { Some(i) } else { None }
+    }
+    pub fn as_membership(&self) -> Option<&MembershipItem> {
+        if let Self::Membership(i) = self { Some(i) } else { None }
+    }
+    pub fn into_membership(self) -> Option<MembershipItem> {
+        if let Self::Membership(i) = self { Some(i) } else { None }
+    }
+    pub fn as_pool_snapshot(&self) -> Option<&PoolSnapshotItem> {
+        if let Self::PoolSnapshot(i) = self { Some(i) } else { None }
+    }
+    pub fn into_pool_snapshot(self) -> Option<PoolSnapshotItem> {
+        if let Self::PoolSnapshot(i) = self { Some(i) } else { None }
+    }
+    pub fn as_export_marker(&self) -> Option<&ExportMarkerItem> {
+        if let Self::ExportMarker(i) = self { Some(i) } else { None }
+    }
+    pub fn into_export_marker(self) -> Option<ExportMarkerItem> {
+        if let Self::ExportMarker(i) = self { Some(i) } else { None }
+    }
+    pub fn as_tombstone(&self) -> Option<&TombstoneItem> {
+        if let Self::Tombstone(i) = self { Some(i) } else { None }
     }
 
     /// The item's attributes besides its key and type, as JSON (what the store persists).
@@ -140,6 +235,7 @@ impl BackupItem {
             Self::Membership(i) => serde_json::to_value(i),
             Self::PoolSnapshot(i) => serde_json::to_value(i),
             Self::ExportMarker(i) => serde_json::to_value(i),
+            Self::Tombstone(i) => serde_json::to_value(i),
         }
     }
 
@@ -159,6 +255,7 @@ impl BackupItem {
             ItemType::Membership => Self::Membership(serde_json::from_value(body).map_err(bad)?),
             ItemType::PoolSnapshot => Self::PoolSnapshot(serde_json::from_value(body).map_err(bad)?),
             ItemType::ExportMarker => Self::ExportMarker(serde_json::from_value(body).map_err(bad)?),
+            ItemType::Tombstone => Self::Tombstone(serde_json::from_value(body).map_err(bad)?),
         })
     }
 }
@@ -181,11 +278,14 @@ mod tests {
             pseudo_username: Some("alice".into()),
             attributes: BTreeMap::from([("custom:note".into(), " a,b \"c\"\n\\ ü ".into())]),
             enabled: false,
-            status: "UNCONFIRMED".into(),
+            status: UserStatus::Unconfirmed,
             federated: false,
             created_at: Some("2024-01-01T00:00:00Z".into()),
             last_modified_at: None,
-            mfa_options: vec![MfaOption { delivery_medium: Some("SMS".into()), attribute_name: Some("phone_number".into()) }],
+            mfa_options: vec![MfaOption {
+                delivery_medium: Some("SMS".into()),
+                attribute_name: Some("phone_number".into()),
+            }],
             mfa_settings: Some(UserMfaSettings { enabled: vec!["SMS_MFA".into()], preferred: Some("SMS_MFA".into()) }),
         };
         let item = BackupItem::User(user);

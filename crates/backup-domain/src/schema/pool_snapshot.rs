@@ -1,8 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-use super::Confirmation;
+use super::{Confirmation, MfaConfiguration};
 
 /// The source pool's configuration, as far as a restore needs it to check or recreate a target pool.
+/// Only configuration: it changes rarely, so an unchanged export does not rewrite it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PoolSnapshot {
@@ -18,15 +19,12 @@ pub struct PoolSnapshot {
     pub auto_verified_attributes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_case_sensitive: Option<bool>,
-    /// OFF, ON or OPTIONAL.
-    pub mfa_configuration: String,
+    pub mfa_configuration: MfaConfiguration,
     /// Every attribute of the schema, standard and custom, with its constraints.
     #[serde(default)]
     pub schema: Vec<SchemaAttribute>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_policy: Option<PasswordPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub estimated_number_of_users: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

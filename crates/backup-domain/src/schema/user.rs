@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Confirmation;
+use super::{Confirmation, UserStatus};
 
 /// One user profile (`pk = USER#<sub>`, `sk = PROFILE`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,8 +19,7 @@ pub struct UserItem {
     /// Every attribute ListUsers returns, `sub` and `custom:*` included.
     pub attributes: BTreeMap<String, String>,
     pub enabled: bool,
-    /// `UserStatus`: CONFIRMED, UNCONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED, EXTERNAL_PROVIDER, …
-    pub status: String,
+    pub status: UserStatus,
     /// A federated (EXTERNAL_PROVIDER) user: kept in the backup, restorable only by relinking.
     pub federated: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,38 @@
+//! Phase 1: the backup's restorable users into partitions by target name.
+
+use super::{Phase, UserRecord, Verification, partitions_prefix};
+use crate::Deadline;
+use crate::import::{ImportPorts, ImportRun};
+use crate::partitions::PartitionWriter;
+use crate::schema::BackupItem;
+use crate::step::StepError;
+
+pub(super) async fn run(
+    ports: ImportPorts<'_>,
+    run: &ImportRun,
+    v: &mut Verification,
+    deadline: Deadline,
+) -> Result<(), StepError> {
+    let label = format!("backup-{:06}", v.invocations);
+    let mut writer = PartitionWriter::new(ports.objects, partitions_prefix(run), run.partitions(), label);
+    let mut scan = v.backup_scan.clone();
+    scan.follow(ports.store, deadline, async |items| {
+        for user in items.iter().filter_map(BackupItem::as_user) {
+            match UserRecord::expected(user, run) {
+                Some(record) => {
+                    v.restorable_users += 1;
+                    writer.add(&record.name.clone(), &record).await?;
+                }
+                None => v.not_restorable_users += 1,
+            }
+        }
+        Ok(true)
+    })
+    .await?;
+    writer.flush().await?;
+    v.backup_scan = scan;
+    if v.backup_scan.done {
+        v.phase = Phase::Target;
+    }
+    Ok(())
+}
