@@ -3,29 +3,34 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use backup_domain::ports::{Created, FailedRow, ImportJob, PoolGroup, PoolUser, PortError, RestoreTarget};
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType, UserImportJobType};
+use backup_domain::ports::{Created, FailedRow, ImportJob, PoolGroup, PortError, RestoreTarget};
 
-use crate::cognito_user_pool::{CognitoUserPool, pool_group};
+use crate::cognito_user_pool::CognitoUserPool;
 
 fn attribute_list(attributes: &BTreeMap<String, String>) -> Result<Vec<AttributeType>, PortError> {
     attributes
         .iter()
         .map(|(name, value)| {
-            AttributeType::builder().name(name).value(value).build().map_err(|e| PortError::InvalidRequest(e.to_string()))
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(|e| PortError::InvalidRequest(e.to_string()))
         })
         .collect()
-}
-
-fn is_code<E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata>(e: &E, code: &str) -> bool {
-    e.code() == Some(code)
 }
 
 #[async_trait]
 impl RestoreTarget for CognitoUserPool {
     async fn csv_header(&self) -> Result<Vec<String>, PortError> {
-        let out = self.client.get_csv_header().user_pool_id(&self.pool_id).send().await.map_err(|e| self.err("GetCSVHeader", e))?;
+        let out = self
+            .client
+            .get_csv_header()
+            .user_pool_id(&self.pool_id)
+            .send()
+            .await
+            .map_err(|e| self.err("GetCSVHeader", e))?;
         Ok(out.csv_header().to_vec())
     }
 
@@ -42,16 +47,10 @@ impl RestoreTarget for CognitoUserPool {
             .await;
         match result {
             Ok(_) => Ok(Created::New),
-            Err(e) if is_code(&e, "GroupExistsException") => Ok(Created::AlreadyExisted),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_group_exists_exception()) => {
+                Ok(Created::AlreadyExisted)
+            }
             Err(e) => Err(self.err("CreateGroup", e)),
-        }
-    }
-
-    async fn get_group(&self, name: &str) -> Result<Option<PoolGroup>, PortError> {
-        match self.client.get_group().user_pool_id(&self.pool_id).group_name(name).send().await {
-            Ok(out) => Ok(out.group().map(pool_group)),
-            Err(e) if is_code(&e, "ResourceNotFoundException") => Ok(None),
-            Err(e) => Err(self.err("GetGroup", e)),
         }
     }
 
@@ -76,18 +75,25 @@ impl RestoreTarget for CognitoUserPool {
             .user_pool_id(&self.pool_id)
             .username(username)
             .set_user_attributes(Some(attribute_list(attributes)?))
-            // A restore must not mail every user an invitation (and the default sender allows 50 a day).
+            // A restore must not mail every user an invitation (and the default sender allows 50 a day);
+            // nobody learns the temporary password Cognito generates either.
             .message_action(MessageActionType::Suppress)
             .send()
             .await;
         match result {
             Ok(_) => Ok(Created::New),
-            Err(e) if is_code(&e, "UsernameExistsException") => Ok(Created::AlreadyExisted),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_username_exists_exception()) => {
+                Ok(Created::AlreadyExisted)
+            }
             Err(e) => Err(self.err("AdminCreateUser", e)),
         }
     }
 
-    async fn update_user_attributes(&self, username: &str, attributes: &BTreeMap<String, String>) -> Result<(), PortError> {
+    async fn update_user_attributes(
+        &self,
+        username: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<(), PortError> {
         self.client
             .admin_update_user_attributes()
             .user_pool_id(&self.pool_id)
@@ -97,24 +103,6 @@ impl RestoreTarget for CognitoUserPool {
             .await
             .map_err(|e| self.err("AdminUpdateUserAttributes", e))?;
         Ok(())
-    }
-
-    async fn get_user(&self, username: &str) -> Result<Option<PoolUser>, PortError> {
-        match self.client.admin_get_user().user_pool_id(&self.pool_id).username(username).send().await {
-            Ok(out) => Ok(Some(PoolUser {
-                username: out.username().to_owned(),
-                attributes: out
-                    .user_attributes()
-                    .iter()
-                    .map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned()))
-                    .collect(),
-                enabled: out.enabled(),
-                status: out.user_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                ..Default::default()
-            })),
-            Err(e) if is_code(&e, "UserNotFoundException") => Ok(None),
-            Err(e) => Err(self.err("AdminGetUser", e)),
-        }
     }
 
     async fn set_enabled(&self, username: &str, enabled: bool) -> Result<(), PortError> {
@@ -150,7 +138,7 @@ impl RestoreTarget for CognitoUserPool {
         Ok(())
     }
 
-    async fn start_import_job(&self, job_name: &str, csv: Vec<u8>) -> Result<ImportJob, PortError> {
+    async fn create_import_job(&self, job_name: &str) -> Result<ImportJob, PortError> {
         let support = self.import_jobs()?;
         let created = self
             .client
@@ -161,21 +149,37 @@ impl RestoreTarget for CognitoUserPool {
             .send()
             .await
             .map_err(|e| self.err("CreateUserImportJob", e))?;
-        let job = created
-            .user_import_job()
-            .ok_or_else(|| PortError::Unavailable("CreateUserImportJob returned no job".into()))?;
-        let job_id = job.job_id().unwrap_or_default().to_owned();
-        let url = job.pre_signed_url().unwrap_or_default().to_owned();
-        upload(url, csv).await?;
+        let job = created.user_import_job();
+        let mut out = import_job(job, job_name, "");
+        out.upload_url = job.and_then(|j| j.pre_signed_url()).map(str::to_owned);
+        if out.job_id.is_empty() || out.upload_url.is_none() {
+            return Err(PortError::Unavailable("CreateUserImportJob returned no job ID or upload URL".into()));
+        }
+        Ok(out)
+    }
+
+    async fn upload_import_csv(&self, job: &ImportJob, csv: Vec<u8>) -> Result<(), PortError> {
+        let url = job
+            .upload_url
+            .as_deref()
+            .ok_or_else(|| PortError::InvalidRequest(format!("job {} has no upload URL", job.job_id)))?;
+        // The headers Cognito's documentation and the original solution send with the file.
+        let headers = [("Content-Type", "text/csv"), ("x-amz-server-side-encryption", "aws:kms")];
+        crate::https_put::put(url, &headers, csv)
+            .await
+            .map_err(|e| PortError::Unavailable(format!("uploading the CSV of import job {} failed: {e}", job.job_id)))
+    }
+
+    async fn start_import_job(&self, job_id: &str) -> Result<ImportJob, PortError> {
         let started = self
             .client
             .start_user_import_job()
             .user_pool_id(&self.pool_id)
-            .job_id(&job_id)
+            .job_id(job_id)
             .send()
             .await
             .map_err(|e| self.err("StartUserImportJob", e))?;
-        Ok(import_job(started.user_import_job(), job_name, &job_id))
+        Ok(import_job(started.user_import_job(), "", job_id))
     }
 
     async fn import_job(&self, job_id: &str) -> Result<ImportJob, PortError> {
@@ -205,7 +209,7 @@ impl RestoreTarget for CognitoUserPool {
             let page = match page {
                 Ok(p) => p,
                 // No log group: the job logged no failure.
-                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(rows),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(rows),
                 Err(e) => {
                     return Err(crate::errors::port_error(
                         &format!("FilterLogEvents on {group}"),
@@ -220,15 +224,16 @@ impl RestoreTarget for CognitoUserPool {
     }
 }
 
-fn import_job(job: Option<&aws_sdk_cognitoidentityprovider::types::UserImportJobType>, name: &str, id: &str) -> ImportJob {
+fn import_job(job: Option<&UserImportJobType>, name: &str, id: &str) -> ImportJob {
     ImportJob {
         job_id: job.and_then(|j| j.job_id()).unwrap_or(id).to_owned(),
         job_name: job.and_then(|j| j.job_name()).unwrap_or(name).to_owned(),
-        status: job.and_then(|j| j.status()).map(|s| s.as_str().to_owned()).unwrap_or_else(|| "Unknown".into()),
+        status: job.and_then(|j| j.status()).map(|s| s.as_str()).unwrap_or("Unknown").into(),
         imported: job.map(|j| j.imported_users()).unwrap_or_default(),
         skipped: job.map(|j| j.skipped_users()).unwrap_or_default(),
         failed: job.map(|j| j.failed_users()).unwrap_or_default(),
         message: job.and_then(|j| j.completion_message()).map(str::to_owned),
+        upload_url: None,
     }
 }
 
@@ -247,27 +252,16 @@ pub fn parse_failure(message: &str) -> Option<FailedRow> {
     Some(FailedRow { line: digits.parse().ok()?, reason })
 }
 
-/// PUTs the CSV to the job's pre-signed URL, as Cognito's documentation shows.
-async fn upload(url: String, csv: Vec<u8>) -> Result<(), PortError> {
-    tokio::task::spawn_blocking(move || {
-        ureq::put(&url)
-            .header("Content-Type", "text/csv")
-            .header("x-amz-server-side-encryption", "aws:kms")
-            .send(&csv[..])
-            .map(|_| ())
-            .map_err(|e| PortError::Unavailable(format!("uploading the import CSV to the job's pre-signed URL failed: {e}")))
-    })
-    .await
-    .map_err(|e| PortError::Unavailable(format!("the upload task failed: {e}")))?
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn failed_rows_are_read_from_both_log_formats() {
         let json = super::parse_failure(r#"{"lineNumber": 3, "message": "no verified email"}"#).unwrap();
         assert_eq!((json.line, json.reason.as_str()), (3, "no verified email"));
-        let text = super::parse_failure("[ERROR] Line Number 12 - The User Record does not set any of the auto verified attributes to true.").unwrap();
+        let text = super::parse_failure(
+            "[ERROR] Line Number 12 - The User Record does not set any of the auto verified attributes to true.",
+        )
+        .unwrap();
         assert_eq!(text.line, 12);
         assert!(text.reason.starts_with("The User Record"));
         assert!(super::parse_failure("unrelated").is_none());

@@ -1,23 +1,26 @@
+//! The read side of a user pool: what the export lists and the restore compares.
+
 use async_trait::async_trait;
 use aws_sdk_cognitoidentityprovider::Client;
-use aws_sdk_cognitoidentityprovider::types::{GroupType, SchemaAttributeType, UserPoolType, UserType};
+use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, GroupType, SchemaAttributeType, UserPoolType, UserType};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
-use backup_domain::ports::{Page, PoolGroup, PoolUser, PortError, UserPool};
+use backup_domain::ports::{Page, PoolDescription, PoolGroup, PoolUser, PortError, UserFilter, UserPool};
 use backup_domain::schema::{MfaOption, PasswordPolicy, PoolSnapshot, SchemaAttribute, UserMfaSettings};
 
 use crate::errors::port_error;
 
-/// Cognito's largest page for ListUsers, ListGroups and ListUsersInGroup.
+/// Cognito's largest page for ListUsers, ListGroups, ListUsersInGroup and AdminListGroupsForUser.
 const PAGE_LIMIT: i32 = 60;
 
 /// A Cognito user pool, through the Cognito Identity Provider API (reads here, restore writes in
-/// `cognito_restore_target`).
+/// `cognito_restore_target`). Build the client with [`crate::cognito_client`]: the rate budget retries.
 pub struct CognitoUserPool {
     pub(crate) client: Client,
     pub(crate) pool_id: String,
     hint: String,
-    import_jobs: Option<ImportJobSupport>,
+    pub(crate) import_jobs: Option<ImportJobSupport>,
 }
 
 /// What user import jobs need besides Cognito: the role Cognito logs with, and the logs to read failures.
@@ -43,15 +46,38 @@ impl CognitoUserPool {
 
     pub(crate) fn import_jobs(&self) -> Result<&ImportJobSupport, PortError> {
         self.import_jobs.as_ref().ok_or_else(|| {
-            PortError::InvalidRequest("this function was not configured for user import jobs (USER_IMPORT_ROLE_ARN)".into())
+            PortError::InvalidRequest(
+                "this function was not configured for user import jobs (USER_IMPORT_ROLE_ARN)".into(),
+            )
         })
     }
 
     pub(crate) fn err<E>(&self, operation: &str, e: E) -> PortError
     where
-        E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         port_error(&format!("{operation} on user pool {}", self.pool_id), &self.hint, e)
+    }
+
+    /// A listing error: a token Cognito no longer accepts ("Paging marker … is invalid", an expired or
+    /// foreign token) means the listing must start again.
+    fn list_err<E>(&self, operation: &str, had_token: bool, e: E) -> PortError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let token_refused = had_token
+            && e.code() == Some("InvalidParameterException")
+            && e.message().is_some_and(|m| {
+                let m = m.to_ascii_lowercase();
+                m.contains("paging marker") || m.contains("pagination token") || m.contains("token")
+            });
+        if token_refused {
+            return PortError::ExpiredToken(format!(
+                "{operation} on user pool {}: the pagination token is no longer accepted",
+                self.pool_id
+            ));
+        }
+        self.err(operation, e)
     }
 }
 
@@ -59,16 +85,16 @@ fn iso(d: Option<&DateTime>) -> Option<String> {
     d.and_then(|d| d.fmt(Format::DateTime).ok())
 }
 
+fn attributes(list: &[AttributeType]) -> std::collections::BTreeMap<String, String> {
+    list.iter().map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned())).collect()
+}
+
 fn pool_user(u: &UserType) -> PoolUser {
     PoolUser {
         username: u.username().unwrap_or_default().to_owned(),
-        attributes: u
-            .attributes()
-            .iter()
-            .map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned()))
-            .collect(),
+        attributes: attributes(u.attributes()),
         enabled: u.enabled(),
-        status: u.user_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        status: u.user_status().map(|s| s.as_str()).unwrap_or_default().into(),
         created_at: iso(u.user_create_date()),
         last_modified_at: iso(u.user_last_modified_date()),
         mfa_options: u
@@ -79,6 +105,7 @@ fn pool_user(u: &UserType) -> PoolUser {
                 attribute_name: o.attribute_name().map(str::to_owned),
             })
             .collect(),
+        mfa_settings: None,
     }
 }
 
@@ -118,7 +145,7 @@ fn snapshot(pool_id: &str, p: &UserPoolType) -> PoolSnapshot {
         alias_attributes: p.alias_attributes().iter().map(|a| a.as_str().to_owned()).collect(),
         auto_verified_attributes: p.auto_verified_attributes().iter().map(|a| a.as_str().to_owned()).collect(),
         username_case_sensitive: p.username_configuration().map(|c| c.case_sensitive()),
-        mfa_configuration: p.mfa_configuration().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "OFF".into()),
+        mfa_configuration: p.mfa_configuration().map(|m| m.as_str()).unwrap_or("OFF").into(),
         schema: p.schema_attributes().iter().map(schema_attribute).collect(),
         password_policy: p.policies().and_then(|p| p.password_policy()).map(|pp| PasswordPolicy {
             minimum_length: pp.minimum_length(),
@@ -129,7 +156,6 @@ fn snapshot(pool_id: &str, p: &UserPoolType) -> PoolSnapshot {
             temporary_password_validity_days: Some(pp.temporary_password_validity_days()).filter(|d| *d > 0),
             password_history_size: pp.password_history_size(),
         }),
-        estimated_number_of_users: Some(i64::from(p.estimated_number_of_users())),
     }
 }
 
@@ -139,7 +165,7 @@ impl UserPool for CognitoUserPool {
         &self.pool_id
     }
 
-    async fn describe(&self) -> Result<PoolSnapshot, PortError> {
+    async fn describe(&self) -> Result<PoolDescription, PortError> {
         let out = self
             .client
             .describe_user_pool()
@@ -150,20 +176,23 @@ impl UserPool for CognitoUserPool {
         let pool = out
             .user_pool()
             .ok_or_else(|| PortError::Unavailable(format!("DescribeUserPool returned no pool for {}", self.pool_id)))?;
-        Ok(snapshot(&self.pool_id, pool))
+        Ok(PoolDescription {
+            snapshot: snapshot(&self.pool_id, pool),
+            estimated_users: pool.estimated_number_of_users().max(0) as u64,
+        })
     }
 
-    async fn list_users(&self, sub_prefix: Option<&str>, token: Option<&str>) -> Result<Page<PoolUser>, PortError> {
+    async fn list_users(&self, filter: Option<&UserFilter>, token: Option<&str>) -> Result<Page<PoolUser>, PortError> {
         let out = self
             .client
             .list_users()
             .user_pool_id(&self.pool_id)
             .limit(PAGE_LIMIT)
-            .set_filter(sub_prefix.map(|p| format!("sub ^= \"{p}\"")))
+            .set_filter(filter.map(UserFilter::expression))
             .set_pagination_token(token.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| self.err("ListUsers", e))?;
+            .map_err(|e| self.list_err("ListUsers", token.is_some(), e))?;
         Ok(Page {
             items: out.users().iter().map(pool_user).collect(),
             next: out.pagination_token().filter(|t| !t.is_empty()).map(str::to_owned),
@@ -179,11 +208,21 @@ impl UserPool for CognitoUserPool {
             .set_next_token(token.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| self.err("ListGroups", e))?;
+            .map_err(|e| self.list_err("ListGroups", token.is_some(), e))?;
         Ok(Page {
             items: out.groups().iter().map(pool_group).collect(),
             next: out.next_token().filter(|t| !t.is_empty()).map(str::to_owned),
         })
+    }
+
+    async fn get_group(&self, name: &str) -> Result<Option<PoolGroup>, PortError> {
+        match self.client.get_group().user_pool_id(&self.pool_id).group_name(name).send().await {
+            Ok(out) => Ok(out.group().map(pool_group)),
+            // A missing group and a missing pool both answer ResourceNotFound; callers that must tell
+            // them apart ask DescribeUserPool (see the export's memberships step).
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
+            Err(e) => Err(self.err("GetGroup", e)),
+        }
     }
 
     async fn list_users_in_group(&self, group: &str, token: Option<&str>) -> Result<Page<PoolUser>, PortError> {
@@ -196,25 +235,47 @@ impl UserPool for CognitoUserPool {
             .set_next_token(token.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| self.err("ListUsersInGroup", e))?;
+            .map_err(|e| self.list_err("ListUsersInGroup", token.is_some(), e))?;
         Ok(Page {
             items: out.users().iter().map(pool_user).collect(),
             next: out.next_token().filter(|t| !t.is_empty()).map(str::to_owned),
         })
     }
 
-    async fn user_mfa(&self, username: &str) -> Result<UserMfaSettings, PortError> {
+    async fn get_user(&self, username: &str) -> Result<Option<PoolUser>, PortError> {
+        match self.client.admin_get_user().user_pool_id(&self.pool_id).username(username).send().await {
+            Ok(out) => Ok(Some(PoolUser {
+                username: out.username().to_owned(),
+                attributes: attributes(out.user_attributes()),
+                enabled: out.enabled(),
+                status: out.user_status().map(|s| s.as_str()).unwrap_or_default().into(),
+                created_at: iso(out.user_create_date()),
+                last_modified_at: iso(out.user_last_modified_date()),
+                mfa_options: Vec::new(),
+                mfa_settings: Some(UserMfaSettings {
+                    enabled: out.user_mfa_setting_list().to_vec(),
+                    preferred: out.preferred_mfa_setting().filter(|p| !p.is_empty()).map(str::to_owned),
+                }),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_user_not_found_exception()) => Ok(None),
+            Err(e) => Err(self.err("AdminGetUser", e)),
+        }
+    }
+
+    async fn groups_of_user(&self, username: &str, token: Option<&str>) -> Result<Page<String>, PortError> {
         let out = self
             .client
-            .admin_get_user()
+            .admin_list_groups_for_user()
             .user_pool_id(&self.pool_id)
             .username(username)
+            .limit(PAGE_LIMIT)
+            .set_next_token(token.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| self.err("AdminGetUser", e))?;
-        Ok(UserMfaSettings {
-            enabled: out.user_mfa_setting_list().to_vec(),
-            preferred: out.preferred_mfa_setting().filter(|p| !p.is_empty()).map(str::to_owned),
+            .map_err(|e| self.list_err("AdminListGroupsForUser", token.is_some(), e))?;
+        Ok(Page {
+            items: out.groups().iter().filter_map(|g| g.group_name().map(str::to_owned)).collect(),
+            next: out.next_token().filter(|t| !t.is_empty()).map(str::to_owned),
         })
     }
 }

@@ -2,32 +2,38 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
-use backup_domain::ports::{BackupStore, Page, PortError, ScanSegment, StaleItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use backup_domain::ports::{BackupStore, Page, PortError, ScanSegment, StoredKey, WriteOutcome};
 use backup_domain::schema::{
-    BackupItem, ITEM_TYPE_ATTRIBUTE, ItemKey, ItemType, LAST_CONFIRMED_ATTRIBUTE, PARTITION_KEY, SORT_KEY,
+    BackupItem, Capacity, ITEM_TYPE_ATTRIBUTE, ItemKey, ItemType, LAST_CONFIRMED_ATTRIBUTE, LEASE_ITEM_TYPE,
+    PARTITION_KEY, SORT_KEY,
 };
+use futures::StreamExt;
 
+use crate::capacity::CapacityMeter;
 use crate::dynamodb_batches::{BatchTable, Item};
 use crate::errors::port_error;
 
+/// Conditional PutItems in flight (BatchWriteItem takes no condition).
+const CONCURRENT_PUTS: usize = 16;
 
 /// The backup table in DynamoDB.
 pub struct DynamoDbBackupStore {
     client: Client,
     table: String,
     hint: String,
+    meter: CapacityMeter,
 }
 
 impl DynamoDbBackupStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         let table = table.into();
         let hint = format!("Check that backup table {table} exists in this Region and the function's role may use it.");
-        Self { client, table, hint }
+        Self { client, table, hint, meter: CapacityMeter::default() }
     }
 
     fn batches(&self) -> BatchTable<'_> {
-        BatchTable { client: &self.client, name: &self.table, kind: "backup table" }
+        BatchTable { client: &self.client, name: &self.table, kind: "backup table", meter: &self.meter }
     }
 
     fn err<E>(&self, operation: &str, e: E) -> PortError
@@ -35,6 +41,71 @@ impl DynamoDbBackupStore {
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         port_error(&format!("{operation} on backup table {}", self.table), &self.hint, e)
+    }
+
+    /// A conditional put; false when the stored item was read later and is kept.
+    async fn put_one(&self, item: &BackupItem) -> Result<bool, PortError> {
+        let Some(observed) = item.last_confirmed_at() else {
+            self.batches().put_all(vec![to_dynamo_item(item)?]).await?;
+            return Ok(true);
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_dynamo_item(item)?))
+            // Never replace a read of the item made later than this one.
+            .condition_expression(
+                "attribute_not_exists(#pk) OR attribute_not_exists(#confirmed) OR #confirmed <= :observed",
+            )
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#confirmed", LAST_CONFIRMED_ATTRIBUTE)
+            .expression_attribute_values(":observed", AttributeValue::N(observed.to_string()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.write(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                self.meter.refused_write();
+                Ok(false)
+            }
+            Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+
+    /// One page of a parallel scan, without control items (the lease).
+    async fn scan_page(
+        &self,
+        segment: ScanSegment,
+        start: Option<ItemKey>,
+        projection: Option<&str>,
+    ) -> Result<(Vec<Item>, Option<ItemKey>), PortError> {
+        let mut request = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .segment(segment.index as i32)
+            .total_segments(segment.total as i32)
+            .filter_expression("#type <> :lease")
+            .expression_attribute_names("#type", ITEM_TYPE_ATTRIBUTE)
+            .expression_attribute_values(":lease", AttributeValue::S(LEASE_ITEM_TYPE.into()))
+            .set_exclusive_start_key(start.as_ref().map(key_attributes))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        if let Some(projection) = projection {
+            request = request
+                .projection_expression(projection)
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#sk", SORT_KEY)
+                .expression_attribute_names("#confirmed", LAST_CONFIRMED_ATTRIBUTE);
+        }
+        let out = request.send().await.map_err(|e| self.err("Scan", e))?;
+        self.meter.read(out.consumed_capacity());
+        let next = out.last_evaluated_key().and_then(key_of);
+        Ok((out.items.unwrap_or_default(), next))
     }
 }
 
@@ -63,11 +134,14 @@ pub fn to_dynamo_item(item: &BackupItem) -> Result<Item, PortError> {
 /// The backup item stored as `attrs`; a clear error names the key of a malformed one.
 pub fn from_dynamo_item(mut attrs: Item) -> Result<BackupItem, PortError> {
     let key = key_of(&attrs).map(|k| format!("{}/{}", k.pk, k.sk)).unwrap_or_else(|| "(no key)".into());
-    let item_type = attrs
-        .get(ITEM_TYPE_ATTRIBUTE)
-        .and_then(|v| v.as_s().ok())
-        .and_then(|s| ItemType::parse(s))
-        .ok_or_else(|| PortError::Malformed(format!("backup item {key} has no known {ITEM_TYPE_ATTRIBUTE}")))?;
+    let item_type =
+        attrs.get(ITEM_TYPE_ATTRIBUTE).and_then(|v| v.as_s().ok()).and_then(|s| ItemType::parse(s)).ok_or_else(
+            || {
+                PortError::Malformed(format!(
+                    "backup item {key} has no known {ITEM_TYPE_ATTRIBUTE}; it cannot be read by this release"
+                ))
+            },
+        )?;
     for name in [PARTITION_KEY, SORT_KEY, ITEM_TYPE_ATTRIBUTE] {
         attrs.remove(name);
     }
@@ -78,6 +152,23 @@ pub fn from_dynamo_item(mut attrs: Item) -> Result<BackupItem, PortError> {
 
 #[async_trait]
 impl BackupStore for DynamoDbBackupStore {
+    async fn put_if_newer(&self, items: &[BackupItem]) -> Result<WriteOutcome, PortError> {
+        // Owned items: a stream over borrowed ones trips the compiler's Send inference in async traits.
+        let puts = futures::stream::iter(items.to_vec())
+            .map(|item| async move { self.put_one(&item).await })
+            .buffer_unordered(CONCURRENT_PUTS);
+        let results: Vec<Result<bool, PortError>> = puts.collect().await;
+        let mut outcome = WriteOutcome::default();
+        for written in results {
+            if written? {
+                outcome.written += 1;
+            } else {
+                outcome.newer_kept += 1;
+            }
+        }
+        Ok(outcome)
+    }
+
     async fn put_all(&self, items: &[BackupItem]) -> Result<(), PortError> {
         self.batches().put_all(items.iter().map(to_dynamo_item).collect::<Result<_, _>>()?).await
     }
@@ -89,45 +180,44 @@ impl BackupStore for DynamoDbBackupStore {
             .table_name(&self.table)
             .set_key(Some(key_attributes(key)))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| self.err("GetItem", e))?;
+        self.meter.read(out.consumed_capacity());
         out.item.map(from_dynamo_item).transpose()
     }
 
-    async fn scan_confirmed_before(
+    async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<BackupItem>, PortError> {
+        let found = self.batches().get_all(keys.iter().map(key_attributes).collect(), false).await?;
+        found.into_iter().map(from_dynamo_item).collect()
+    }
+
+    async fn scan_items(
         &self,
-        before: i64,
         segment: ScanSegment,
         start: Option<ItemKey>,
-    ) -> Result<Page<StaleItem, ItemKey>, PortError> {
-        let out = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .segment(segment.index as i32)
-            .total_segments(segment.total as i32)
-            .filter_expression("#confirmed < :before")
-            .projection_expression("#pk, #sk, #type")
-            .expression_attribute_names("#confirmed", LAST_CONFIRMED_ATTRIBUTE)
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_names("#type", ITEM_TYPE_ATTRIBUTE)
-            .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
-            .set_exclusive_start_key(start.as_ref().map(key_attributes))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.err("Scan", e))?;
-        let items = out
-            .items()
+    ) -> Result<Page<BackupItem, ItemKey>, PortError> {
+        let (items, next) = self.scan_page(segment, start, None).await?;
+        Ok(Page { items: items.into_iter().map(from_dynamo_item).collect::<Result<_, _>>()?, next })
+    }
+
+    async fn scan_keys(
+        &self,
+        segment: ScanSegment,
+        start: Option<ItemKey>,
+    ) -> Result<Page<StoredKey, ItemKey>, PortError> {
+        let (items, next) = self.scan_page(segment, start, Some("#pk, #sk, #type, #confirmed")).await?;
+        let keys = items
             .iter()
             .filter_map(|i| {
                 let item_type = i.get(ITEM_TYPE_ATTRIBUTE).and_then(|v| v.as_s().ok()).and_then(|s| ItemType::parse(s));
-                key_of(i).map(|key| StaleItem { key, item_type })
+                let last_confirmed_at =
+                    i.get(LAST_CONFIRMED_ATTRIBUTE).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
+                key_of(i).map(|key| StoredKey { key, item_type, last_confirmed_at })
             })
             .collect();
-        Ok(Page { items, next: out.last_evaluated_key().and_then(key_of) })
+        Ok(Page { items: keys, next })
     }
 
     async fn delete_if_confirmed_before(&self, key: &ItemKey, before: i64) -> Result<bool, PortError> {
@@ -139,52 +229,51 @@ impl BackupStore for DynamoDbBackupStore {
             .condition_expression("#confirmed < :before")
             .expression_attribute_names("#confirmed", LAST_CONFIRMED_ATTRIBUTE)
             .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Ok(out) => {
+                self.meter.write(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                self.meter.refused_write();
+                Ok(false)
+            }
             Err(e) => Err(self.err("DeleteItem", e)),
         }
     }
 
-    async fn scan_items(&self, segment: ScanSegment, start: Option<ItemKey>) -> Result<Page<BackupItem, ItemKey>, PortError> {
-        let out = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .segment(segment.index as i32)
-            .total_segments(segment.total as i32)
-            .set_exclusive_start_key(start.as_ref().map(key_attributes))
-            .send()
-            .await
-            .map_err(|e| self.err("Scan", e))?;
-        let next = out.last_evaluated_key().and_then(key_of);
-        let items = out.items.unwrap_or_default().into_iter().map(from_dynamo_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
-    }
-
-    async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<BackupItem>, PortError> {
-        let found = self.batches().get_all(keys.iter().map(key_attributes).collect()).await?;
-        found.into_iter().map(from_dynamo_item).collect()
-    }
-
     async fn partition(&self, pk: &str) -> Result<Vec<BackupItem>, PortError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
         let mut items = Vec::new();
-        while let Some(item) = pages.next().await {
-            items.push(from_dynamo_item(item.map_err(|e| self.err("Query", e))?)?);
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| self.err("Query", e))?;
+            self.meter.read(out.consumed_capacity());
+            start = out.last_evaluated_key.clone();
+            for item in out.items.unwrap_or_default() {
+                items.push(from_dynamo_item(item)?);
+            }
+            if start.is_none() {
+                return Ok(items);
+            }
         }
-        Ok(items)
+    }
+
+    fn take_consumed(&self) -> Capacity {
+        self.meter.take()
     }
 }

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use backup_domain::ports::{LedgerEntry, Page, PortError, RestoreLedger};
 
+use crate::capacity::CapacityMeter;
 use crate::dynamodb_batches::{BatchTable, Item};
 use crate::errors::port_error;
 
@@ -13,15 +14,16 @@ use crate::errors::port_error;
 pub struct DynamoDbRestoreLedger {
     client: Client,
     table: String,
+    meter: CapacityMeter,
 }
 
 impl DynamoDbRestoreLedger {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), meter: CapacityMeter::default() }
     }
 
     fn batches(&self) -> BatchTable<'_> {
-        BatchTable { client: &self.client, name: &self.table, kind: "restore ledger" }
+        BatchTable { client: &self.client, name: &self.table, kind: "restore ledger", meter: &self.meter }
     }
 
     fn err<E>(&self, operation: &str, e: E) -> PortError
@@ -63,7 +65,7 @@ impl RestoreLedger for DynamoDbRestoreLedger {
 
     async fn by_usernames(&self, target_pool_id: &str, usernames: &[String]) -> Result<Vec<LedgerEntry>, PortError> {
         let keys = usernames.iter().map(|u| key(target_pool_id, u)).collect();
-        self.batches().get_all(keys).await?.into_iter().map(from_item).collect()
+        self.batches().get_all(keys, true).await?.into_iter().map(from_item).collect()
     }
 
     async fn entries(&self, target_pool_id: &str, start: Option<String>) -> Result<Page<LedgerEntry>, PortError> {

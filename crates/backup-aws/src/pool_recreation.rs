@@ -6,8 +6,8 @@
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::types::{
     AliasAttributeType, AttributeDataType, NumberAttributeConstraintsType, PasswordPolicyType, SchemaAttributeType,
-    StringAttributeConstraintsType, UserPoolMfaType, UserPoolPolicyType, UsernameAttributeType, UsernameConfigurationType,
-    VerifiedAttributeType,
+    StringAttributeConstraintsType, UserPoolMfaType, UserPoolPolicyType, UsernameAttributeType,
+    UsernameConfigurationType, VerifiedAttributeType,
 };
 use backup_domain::ports::PortError;
 use backup_domain::schema::{PoolSnapshot, SchemaAttribute};
@@ -24,12 +24,18 @@ fn schema_attribute(a: &SchemaAttribute) -> SchemaAttributeType {
         .set_required(a.required);
     if a.min_length.is_some() || a.max_length.is_some() {
         builder = builder.string_attribute_constraints(
-            StringAttributeConstraintsType::builder().set_min_length(a.min_length.clone()).set_max_length(a.max_length.clone()).build(),
+            StringAttributeConstraintsType::builder()
+                .set_min_length(a.min_length.clone())
+                .set_max_length(a.max_length.clone())
+                .build(),
         );
     }
     if a.min_value.is_some() || a.max_value.is_some() {
         builder = builder.number_attribute_constraints(
-            NumberAttributeConstraintsType::builder().set_min_value(a.min_value.clone()).set_max_value(a.max_value.clone()).build(),
+            NumberAttributeConstraintsType::builder()
+                .set_min_value(a.min_value.clone())
+                .set_max_value(a.max_value.clone())
+                .build(),
         );
     }
     builder.build()
@@ -63,8 +69,14 @@ pub async fn create_pool_like(client: &Client, snapshot: &PoolSnapshot, name: &s
         .pool_name(name)
         .set_schema(Some(schema_to_declare(snapshot)))
         .set_username_attributes(
-            Some(snapshot.username_attributes.iter().map(|a| UsernameAttributeType::from(a.as_str())).collect::<Vec<_>>())
-                .filter(|v| !v.is_empty()),
+            Some(
+                snapshot
+                    .username_attributes
+                    .iter()
+                    .map(|a| UsernameAttributeType::from(a.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .filter(|v| !v.is_empty()),
         )
         .set_alias_attributes(
             Some(snapshot.alias_attributes.iter().map(|a| AliasAttributeType::from(a.as_str())).collect::<Vec<_>>())
@@ -76,11 +88,22 @@ pub async fn create_pool_like(client: &Client, snapshot: &PoolSnapshot, name: &s
         .mfa_configuration(UserPoolMfaType::from(snapshot.mfa_configuration.as_str()))
         .set_policies(password_policy.map(|p| UserPoolPolicyType::builder().password_policy(p).build()))
         .set_username_configuration(
-            snapshot.username_case_sensitive.map(|c| UsernameConfigurationType::builder().case_sensitive(c).build()).transpose().ok().flatten(),
+            snapshot
+                .username_case_sensitive
+                .map(|c| UsernameConfigurationType::builder().case_sensitive(c).build())
+                .transpose()
+                .ok()
+                .flatten(),
         )
         .send()
         .await
-        .map_err(|e| port_error(&format!("CreateUserPool {name}"), "Check the caller's cognito-idp:CreateUserPool permission.", e))?;
+        .map_err(|e| {
+            port_error(
+                &format!("CreateUserPool {name}"),
+                "Check the caller's cognito-idp:CreateUserPool permission.",
+                e,
+            )
+        })?;
     out.user_pool()
         .and_then(|p| p.id())
         .map(str::to_owned)

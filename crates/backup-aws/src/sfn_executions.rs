@@ -1,11 +1,11 @@
 use async_trait::async_trait;
 use aws_sdk_sfn::Client;
-use aws_sdk_sfn::types::ExecutionStatus;
-use backup_domain::ports::{PortError, RunningExecution, WorkflowExecutions};
+use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
+use backup_domain::ports::{ExecutionStatus, PortError, WorkflowExecutions};
 
 use crate::errors::port_error;
 
-/// The executions of a Step Functions state machine.
+/// The executions of the workflows (Step Functions).
 pub struct StepFunctionsExecutions {
     client: Client,
 }
@@ -18,28 +18,26 @@ impl StepFunctionsExecutions {
 
 #[async_trait]
 impl WorkflowExecutions for StepFunctionsExecutions {
-    async fn running(&self, state_machine_arn: &str) -> Result<Vec<RunningExecution>, PortError> {
-        let mut pages = self
-            .client
-            .list_executions()
-            .state_machine_arn(state_machine_arn)
-            .status_filter(ExecutionStatus::Running)
-            .into_paginator()
-            .send();
-        let mut running = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                port_error(
-                    &format!("ListExecutions of state machine {state_machine_arn}"),
-                    "The function's role needs states:ListExecutions on its own state machine.",
-                    e,
-                )
-            })?;
-            running.extend(page.executions().iter().map(|e| RunningExecution {
-                arn: e.execution_arn().to_owned(),
-                started_at: e.start_date().to_millis().unwrap_or(i64::MAX),
-            }));
+    async fn status(&self, execution_arn: &str) -> Result<ExecutionStatus, PortError> {
+        match self.client.describe_execution().execution_arn(execution_arn).send().await {
+            Ok(out) => Ok(match out.status() {
+                SfnStatus::Running | SfnStatus::PendingRedrive => ExecutionStatus::Running,
+                SfnStatus::Succeeded => ExecutionStatus::Succeeded,
+                SfnStatus::Failed => ExecutionStatus::Failed,
+                SfnStatus::TimedOut => ExecutionStatus::TimedOut,
+                SfnStatus::Aborted => ExecutionStatus::Aborted,
+                // A status this release does not know: do not take its lease.
+                _ => ExecutionStatus::Running,
+            }),
+            // DescribeExecution is eventually consistent: a just-started execution may not exist yet.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => {
+                Ok(ExecutionStatus::NotFound)
+            }
+            Err(e) => Err(port_error(
+                &format!("DescribeExecution of {execution_arn}"),
+                "The function's role needs states:DescribeExecution on the workflows' executions.",
+                e,
+            )),
         }
-        Ok(running)
     }
 }
