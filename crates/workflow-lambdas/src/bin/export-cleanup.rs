@@ -1,4 +1,4 @@
-//! ExportWorkflow step: after a fully successful export, remove the items of what no longer exists.
+//! ExportWorkflow step: removes the backup items of users, groups and memberships that no longer exist.
 
 use backup_domain::export::cleanup::{self, CleanupInput};
 use workflow_lambdas::{Error, ExportStep, LambdaEvent, into_diagnostic, service_fn};
@@ -6,10 +6,8 @@ use workflow_lambdas::{Error, ExportStep, LambdaEvent, into_diagnostic, service_
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let step = &ExportStep::load().await?;
-    let store = &step.store();
     workflow_lambdas::run(service_fn(move |event: LambdaEvent<CleanupInput>| async move {
-        let max_share = step.settings.max_removed_user_share;
-        cleanup::run(store, event.payload, max_share, step.deadline(&event.context)).await.map_err(into_diagnostic)
+        cleanup::run(step.ports(), event.payload, step.deadline(&event.context)).await.map_err(into_diagnostic)
     }))
     .await
 }

@@ -1,16 +1,21 @@
-//! ImportWorkflow step: check the target pool and the backup before any write.
+//! ImportWorkflow step: checks the target pool, the backup and the input before any write, and takes the
+//! restore lease on the target pool.
 
+use backup_domain::import::ImportRequest;
 use backup_domain::import::preflight::{self, PreflightInput};
-use workflow_lambdas::{Error, ImportStep, LambdaEvent, into_diagnostic, now_ms, service_fn};
+use workflow_lambdas::{Error, ImportStep, LambdaEvent, into_diagnostic, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let step = &ImportStep::load().await?;
-    let store = &step.store();
+    let executions = &workflow_lambdas::executions(&step.sdk);
     workflow_lambdas::run(service_fn(move |event: LambdaEvent<PreflightInput>| async move {
-        let pool_id = event.payload.execution_input["NewUserPoolId"].as_str().unwrap_or_default().trim().to_owned();
-        let target = step.target(&pool_id);
-        preflight::run(&target, store, &step.settings.region, &event.payload, now_ms()).await.map_err(into_diagnostic)
+        let input = &event.payload;
+        let s = &step.settings;
+        let request =
+            ImportRequest::parse(&input.execution_input, &s.region, &s.backup_table_name).map_err(into_diagnostic)?;
+        let target = step.target(&request.new_user_pool_id, request.backup_table_name.as_deref());
+        preflight::run(step.ports(&target), executions, input, request).await.map_err(into_diagnostic)
     }))
     .await
 }

@@ -1,15 +1,24 @@
-//! ImportWorkflow step: write the restore report, announce it, and fail on unexplained differences.
+//! ImportWorkflow step: writes and publishes the restore report, releases the restore lease.
 
 use backup_domain::import::report::{self, ReportInput};
-use workflow_lambdas::{Error, ImportStep, LambdaEvent, into_diagnostic, now_ms, service_fn};
+use backup_domain::{Clock, SystemClock};
+use workflow_lambdas::{Error, ImportStep, LambdaEvent, into_diagnostic, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let step = ImportStep::load().await?;
-    let reports = &step.reports();
-    let (notifier, notifications) = &workflow_lambdas::notifier(&step.sdk).await?;
+    let step = &ImportStep::load().await?;
+    let (notifier, notifications) = &workflow_lambdas::notifier(&step.sdk)?;
     workflow_lambdas::run(service_fn(move |event: LambdaEvent<ReportInput>| async move {
-        report::run(reports, notifier, notifications.preference, event.payload, now_ms()).await.map_err(into_diagnostic)
+        report::run(
+            step.objects(),
+            notifier,
+            step.leases(),
+            notifications.preference,
+            event.payload,
+            SystemClock.now_ms(),
+        )
+        .await
+        .map_err(into_diagnostic)
     }))
     .await
 }

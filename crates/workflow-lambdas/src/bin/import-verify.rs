@@ -1,16 +1,18 @@
-//! ImportWorkflow step: compare the target pool with the backup and write the old → new sub mapping.
+//! ImportWorkflow step: compares the target pool with the backup, from the backup, and maps old to new subs.
 
-use backup_domain::import::verify::{self, Ports, VerifyInput};
+use backup_domain::import::verify::{self, VerifyInput};
 use workflow_lambdas::{Error, ImportStep, LambdaEvent, into_diagnostic, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let step = &ImportStep::load().await?;
-    let (store, ledger, reports) = (&step.store(), &step.ledger(), &step.reports());
     workflow_lambdas::run(service_fn(move |event: LambdaEvent<VerifyInput>| async move {
-        let target = step.target(&event.payload.run.target.pool_id);
-        let ports = Ports { target: &target, store, ledger, reports };
-        verify::run(ports, event.payload, step.deadline(&event.context)).await.map_err(into_diagnostic)
+        let run = &event.payload.run;
+        let target = step.target(&run.target.pool_id, run.backup_table_name.as_deref());
+        let concurrency = backup_domain::settings::DEFAULT_USER_LIST_CONCURRENCY;
+        verify::run(step.ports(&target), event.payload, concurrency, step.deadline(&event.context))
+            .await
+            .map_err(into_diagnostic)
     }))
     .await
 }
