@@ -1,6 +1,9 @@
 """Where moto 5.2.5 differs from AWS in ways this project's workflows depend on, corrected.
 
 - Cognito pools always have the standard attributes.
+- A Lambda function's environment holds strings (CloudFormation passes a Number parameter as a string;
+  moto kept the number, which the AWS SDKs refuse to read back).
+- Bucket policies' "deny unless TLS" statements do not deny the local cloud's (plain HTTP) requests.
 - DeleteUser and DeleteUserAttributes (a user's own calls, made with an access token) are missing from
   moto; the product's change capture sees them in CloudTrail, so they are answered here.
 """
@@ -58,3 +61,55 @@ def install(ctx) -> None:
         self.schema_attributes = merged
 
     CognitoIdpUserPool.__init__ = init_with_standard_attributes
+    _tls_only_statements_pass()
+    _lambda_environment_is_strings()
+
+
+def _tls_only_statements_pass() -> None:
+    """A bucket policy's usual "deny unless TLS" statement (`aws:SecureTransport` false) denies every request
+    in moto, which evaluates policies without a request context. The local cloud stands for AWS's HTTPS
+    endpoints (every SDK client there uses TLS), so such statements are left out of the evaluation; every
+    other statement keeps its effect."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def tls_only(statement: dict) -> bool:
+        condition = statement.get("Condition") or {}
+        return statement.get("Effect") == "Deny" and condition == {"Bool": {"aws:SecureTransport": "false"}}
+
+    def get_permission(self, action: str, resource: str):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode())
+        statements = policy.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        policy["Statement"] = [s for s in statements if not tls_only(s)]
+        if not policy["Statement"]:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+
+def _lambda_environment_is_strings() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    original_init = LambdaFunction.__init__
+    original_update = LambdaFunction.update_configuration
+
+    def strings(function) -> None:
+        function.environment_vars = {k: v if isinstance(v, str) else str(v) for k, v in (function.environment_vars or {}).items()}
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        strings(self)
+
+    def update_configuration(self, *args, **kwargs):
+        result = original_update(self, *args, **kwargs)
+        strings(self)
+        return result
+
+    LambdaFunction.__init__ = init
+    LambdaFunction.update_configuration = update_configuration

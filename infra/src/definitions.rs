@@ -1,77 +1,11 @@
-//! What the stack is made of. Names of environment variables come from `backup_domain::settings::env`,
-//! so the handlers, this crate and the local cloud cannot disagree.
+//! What the stack is made of, defined once: the functions and the binary each runs, their environment and
+//! IAM permissions, the state machines and their ASL substitutions, and resource names. The templates
+//! (`cloudformation/`), the handlers (through `backup_domain::settings::env`) and the tests read these.
 
-use std::collections::BTreeMap;
+use backup_domain::settings::env;
 
-use backup_domain::settings::{NotificationPreference, env};
-
-/// Deploy-time choices of the main stack.
-#[derive(Debug, Clone)]
-pub struct StackConfig {
-    /// Prefix of every resource name; lets several stacks (or tests) share one account.
-    pub prefix: String,
-    pub primary_user_pool_id: String,
-    pub backup_region: String,
-    /// Any EventBridge rate or cron expression.
-    pub schedule_expression: String,
-    pub quota_share: f64,
-    pub notification_email: Option<String>,
-    pub notification_preference: NotificationPreference,
-    /// Replaces every function's timeout (local runs use short ones to exercise continuations).
-    pub function_timeout_override: Option<u32>,
-    /// Extra environment for every function (e.g. a smaller INVOCATION_SAFETY_MARGIN_SECONDS locally).
-    pub extra_environment: BTreeMap<String, String>,
-    /// Where `cargo lambda build --output-format zip` left `<binary>/bootstrap.zip`; `None` deploys a
-    /// placeholder (the local cloud runs `target/debug/<binary>` itself).
-    pub lambda_zip_dir: Option<std::path::PathBuf>,
-}
-
-impl StackConfig {
-    pub fn new(prefix: impl Into<String>, primary_user_pool_id: impl Into<String>) -> Self {
-        Self {
-            prefix: prefix.into(),
-            primary_user_pool_id: primary_user_pool_id.into(),
-            backup_region: "us-west-2".into(),
-            schedule_expression: "rate(1 day)".into(),
-            quota_share: backup_domain::settings::DEFAULT_QUOTA_SHARE,
-            notification_email: None,
-            notification_preference: NotificationPreference::InfoAndErrors,
-            function_timeout_override: None,
-            extra_environment: BTreeMap::new(),
-            lambda_zip_dir: None,
-        }
-    }
-
-    pub fn table_name(&self) -> String {
-        names::backup_table(&self.prefix)
-    }
-    pub fn topic_name(&self) -> String {
-        names::topic(&self.prefix)
-    }
-    pub fn function_name(&self, f: &FunctionDef) -> String {
-        names::function(&self.prefix, f)
-    }
-    /// IAM is global: role names carry the Region.
-    pub fn role_name(&self, region: &str, logical_id: &str) -> String {
-        format!("{}-{}-{}", self.prefix, region, logical_id)
-    }
-    pub fn ledger_table_name(&self) -> String {
-        names::ledger_table(&self.prefix)
-    }
-    /// S3 names are global: the bucket name carries the Region and the account.
-    pub fn report_bucket_name(&self, region: &str, account: &str) -> String {
-        names::report_bucket(&self.prefix.to_lowercase(), region, account)
-    }
-    pub fn state_machine_name(&self, sm: &StateMachineDef) -> String {
-        names::state_machine(&self.prefix, sm)
-    }
-    pub fn schedule_rule_name(&self) -> String {
-        names::schedule_rule(&self.prefix)
-    }
-}
-
-/// Resource names from a prefix: a literal for the SDK deployer, `${ResourcePrefix}` inside the
-/// templates' `Fn::Sub`, so both name everything the same way.
+/// Resource names from a prefix: `${ResourcePrefix}` inside the templates' `Fn::Sub`, or a literal prefix
+/// where a deployed stack is looked up, so both name everything the same way.
 pub mod names {
     use super::{FunctionDef, StateMachineDef};
 
@@ -93,9 +27,21 @@ pub mod names {
     pub fn schedule_rule(prefix: &str) -> String {
         format!("{prefix}-ExportSchedule")
     }
-    pub fn report_bucket(prefix: &str, region: &str, account: &str) -> String {
-        format!("{prefix}-restore-reports-{region}-{account}")
+    pub fn outcome_rule(prefix: &str) -> String {
+        format!("{prefix}-WorkflowOutcome")
     }
+    pub fn workflow_bucket(prefix: &str, region: &str, account: &str) -> String {
+        format!("{prefix}-workflows-{region}-{account}")
+    }
+    pub fn stack_set(prefix: &str) -> String {
+        format!("{prefix}-regional")
+    }
+    /// The SSM parameter each Region's stack writes, describing the deployment (for the CLI).
+    pub fn deployment_parameter(prefix: &str) -> String {
+        format!("/cognito-backup/{prefix}/deployment")
+    }
+    /// Where every deployment's parameter lives.
+    pub const DEPLOYMENT_PARAMETER_PATH: &str = "/cognito-backup/";
 }
 
 /// An environment variable a function receives, valued from the stack.
@@ -103,11 +49,12 @@ pub mod names {
 pub enum EnvVar {
     UserPoolId,
     BackupTableName,
+    WorkflowBucketName,
     NotificationTopicArn,
     NotificationPreference,
     QuotaShare,
+    CleanupMaxRemovedShare,
     RestoreLedgerTableName,
-    ReportBucketName,
     UserImportRoleArn,
 }
 
@@ -116,11 +63,12 @@ impl EnvVar {
         match self {
             Self::UserPoolId => env::USER_POOL_ID,
             Self::BackupTableName => env::BACKUP_TABLE_NAME,
+            Self::WorkflowBucketName => env::WORKFLOW_BUCKET_NAME,
             Self::NotificationTopicArn => env::NOTIFICATION_TOPIC_ARN,
             Self::NotificationPreference => env::NOTIFICATION_PREFERENCE,
             Self::QuotaShare => env::COGNITO_QUOTA_SHARE,
+            Self::CleanupMaxRemovedShare => env::CLEANUP_MAX_REMOVED_SHARE,
             Self::RestoreLedgerTableName => env::RESTORE_LEDGER_TABLE_NAME,
-            Self::ReportBucketName => env::REPORT_BUCKET_NAME,
             Self::UserImportRoleArn => env::USER_IMPORT_ROLE_ARN,
         }
     }
@@ -133,16 +81,24 @@ pub enum Target {
     /// Every user pool of the Region: a restore's target pool is chosen when the workflow is started.
     AnyUserPoolInRegion,
     BackupTable,
+    /// The backup table and its copies (a point-in-time restore, a loaded dump) a restore may read.
+    BackupTableAndCopies,
     RestoreLedgerTable,
-    /// `restores/*` in the Region's report bucket.
-    RestoreReports,
+    /// The workflow bucket itself (ListBucket).
+    WorkflowBucket,
+    /// `exports/*` in the workflow bucket: the export's seen keys and removal lists.
+    WorkflowExports,
+    /// `restores/*` in the workflow bucket: work lists, reports, sub mappings.
+    WorkflowRestores,
     NotificationTopic,
+    /// The topic's customer managed key (publishing to an encrypted topic needs it).
+    NotificationKey,
     /// The role Cognito assumes to log import jobs (for iam:PassRole).
     UserImportRole,
     /// Cognito's import-job log groups, `/aws/cognito/userpools/*`.
     ImportJobLogs,
-    /// Both workflows' state machines.
-    WorkflowStateMachines,
+    /// The executions of both workflows (whether a lease holder still runs).
+    WorkflowExecutions,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -171,17 +127,24 @@ impl FunctionDef {
     }
 }
 
-const EXPORT_ENV: &[EnvVar] = &[EnvVar::UserPoolId, EnvVar::BackupTableName, EnvVar::QuotaShare];
+const EXPORT_ENV: &[EnvVar] = &[
+    EnvVar::UserPoolId,
+    EnvVar::BackupTableName,
+    EnvVar::WorkflowBucketName,
+    EnvVar::QuotaShare,
+    EnvVar::CleanupMaxRemovedShare,
+];
 const IMPORT_ENV: &[EnvVar] = &[
     EnvVar::BackupTableName,
     EnvVar::RestoreLedgerTableName,
-    EnvVar::ReportBucketName,
+    EnvVar::WorkflowBucketName,
     EnvVar::UserImportRoleArn,
     EnvVar::QuotaShare,
 ];
 const NOTIFY_ENV: &[EnvVar] = &[
     EnvVar::UserPoolId,
     EnvVar::BackupTableName,
+    EnvVar::WorkflowBucketName,
     EnvVar::QuotaShare,
     EnvVar::NotificationTopicArn,
     EnvVar::NotificationPreference,
@@ -189,88 +152,161 @@ const NOTIFY_ENV: &[EnvVar] = &[
 const IMPORT_NOTIFY_ENV: &[EnvVar] = &[
     EnvVar::BackupTableName,
     EnvVar::RestoreLedgerTableName,
-    EnvVar::ReportBucketName,
+    EnvVar::WorkflowBucketName,
     EnvVar::UserImportRoleArn,
     EnvVar::QuotaShare,
     EnvVar::NotificationTopicArn,
     EnvVar::NotificationPreference,
 ];
+const LEASES_ENV: &[EnvVar] = &[
+    EnvVar::BackupTableName,
+    EnvVar::RestoreLedgerTableName,
+    EnvVar::NotificationTopicArn,
+    EnvVar::NotificationPreference,
+];
 
-const WRITE_ITEMS: Permission = Permission { actions: &["dynamodb:BatchWriteItem"], target: Target::BackupTable };
-const READ_BACKUP: Permission =
-    Permission { actions: &["dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem"], target: Target::BackupTable };
+/// Reading and writing the backup, change-only, under the lease.
+const BACKUP_WRITES: Permission = Permission {
+    actions: &[
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ],
+    target: Target::BackupTable,
+};
+const READ_BACKUP: Permission = Permission {
+    actions: &["dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
+    target: Target::BackupTableAndCopies,
+};
 const LEDGER: Permission = Permission {
-    actions: &["dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
+    actions: &[
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+    ],
     target: Target::RestoreLedgerTable,
 };
+const EXPORT_OBJECTS: Permission =
+    Permission { actions: &["s3:GetObject", "s3:PutObject"], target: Target::WorkflowExports };
+const RESTORE_OBJECTS: Permission =
+    Permission { actions: &["s3:GetObject", "s3:PutObject"], target: Target::WorkflowRestores };
+const LIST_OBJECTS: Permission = Permission { actions: &["s3:ListBucket"], target: Target::WorkflowBucket };
 const PUBLISH: Permission = Permission { actions: &["sns:Publish"], target: Target::NotificationTopic };
+const ENCRYPT_FOR_TOPIC: Permission =
+    Permission { actions: &["kms:GenerateDataKey", "kms:Decrypt"], target: Target::NotificationKey };
+const EXECUTION_STATUS: Permission =
+    Permission { actions: &["states:DescribeExecution"], target: Target::WorkflowExecutions };
+const RELEASE_EXPORT_LEASE: Permission =
+    Permission { actions: &["dynamodb:GetItem", "dynamodb:DeleteItem"], target: Target::BackupTable };
+const RELEASE_IMPORT_LEASE: Permission =
+    Permission { actions: &["dynamodb:GetItem", "dynamodb:DeleteItem"], target: Target::RestoreLedgerTable };
 
-/// Steps both workflows use, deployed once per Region.
-pub const SINGLE_RUN_GUARD: FunctionDef = FunctionDef {
-    logical_id: "SingleRunGuard",
-    binary: "workflow-single-run-guard",
-    description: "Both workflows: lets only the oldest running execution proceed",
-    timeout_seconds: 60,
-    memory_mb: 128,
-    environment: &[],
-    permissions: &[Permission { actions: &["states:ListExecutions"], target: Target::WorkflowStateMachines }],
-};
-
+/// Both workflows, every Region: how a failed run reaches the operator.
 pub const FAILURE_NOTICE: FunctionDef = FunctionDef {
     logical_id: "FailureNotice",
     binary: "workflow-failure-notice",
-    description: "Both workflows: publishes why a run failed",
+    description: "Both workflows: publishes why a run failed and releases its lease",
     timeout_seconds: 60,
     memory_mb: 128,
-    environment: &[EnvVar::NotificationTopicArn, EnvVar::NotificationPreference],
-    permissions: &[PUBLISH],
+    environment: LEASES_ENV,
+    permissions: &[PUBLISH, ENCRYPT_FOR_TOPIC, RELEASE_EXPORT_LEASE, RELEASE_IMPORT_LEASE],
+};
+
+pub const WORKFLOW_OUTCOME: FunctionDef = FunctionDef {
+    logical_id: "WorkflowOutcome",
+    binary: "workflow-outcome",
+    description: "Both workflows: announces timed-out, stopped and limit-failed executions and releases their lease",
+    timeout_seconds: 60,
+    memory_mb: 128,
+    environment: LEASES_ENV,
+    permissions: &[PUBLISH, ENCRYPT_FOR_TOPIC, RELEASE_EXPORT_LEASE, RELEASE_IMPORT_LEASE],
 };
 
 pub const EXPORT_FUNCTIONS: &[FunctionDef] = &[
     FunctionDef {
-        logical_id: "ExportPoolSnapshot",
-        binary: "export-pool-snapshot",
-        description: "ExportWorkflow: saves the user pool's configuration",
+        logical_id: "ExportOpenRun",
+        binary: "export-open-run",
+        description: "ExportWorkflow: takes the export lease and saves the pool's configuration",
         timeout_seconds: 60,
         memory_mb: 128,
         environment: EXPORT_ENV,
         permissions: &[
             Permission { actions: &["cognito-idp:DescribeUserPool"], target: Target::PrimaryUserPool },
-            WRITE_ITEMS,
+            BACKUP_WRITES,
+            EXECUTION_STATUS,
         ],
     },
     FunctionDef {
         logical_id: "ExportUsers",
         binary: "export-users",
-        description: "ExportWorkflow: backs up every user profile",
+        description: "ExportWorkflow: backs up every user profile (only what changed)",
         timeout_seconds: 900,
-        memory_mb: 256,
+        memory_mb: 128,
         environment: EXPORT_ENV,
         permissions: &[
             // AdminGetUser only in pools with MFA: it is the one call that exposes a user's MFA settings.
-            Permission { actions: &["cognito-idp:ListUsers", "cognito-idp:AdminGetUser"], target: Target::PrimaryUserPool },
-            WRITE_ITEMS,
+            Permission {
+                actions: &["cognito-idp:ListUsers", "cognito-idp:AdminGetUser"],
+                target: Target::PrimaryUserPool,
+            },
+            BACKUP_WRITES,
+            EXPORT_OBJECTS,
         ],
     },
     FunctionDef {
         logical_id: "ExportGroups",
         binary: "export-groups",
-        description: "ExportWorkflow: backs up every group",
+        description: "ExportWorkflow: backs up every group (only what changed)",
         timeout_seconds: 900,
         memory_mb: 128,
         environment: EXPORT_ENV,
-        permissions: &[Permission { actions: &["cognito-idp:ListGroups"], target: Target::PrimaryUserPool }, WRITE_ITEMS],
+        permissions: &[
+            Permission { actions: &["cognito-idp:ListGroups"], target: Target::PrimaryUserPool },
+            BACKUP_WRITES,
+            EXPORT_OBJECTS,
+        ],
     },
     FunctionDef {
         logical_id: "ExportMemberships",
         binary: "export-memberships",
-        description: "ExportWorkflow: backs up every group membership",
+        description: "ExportWorkflow: backs up every group membership (only what changed)",
+        timeout_seconds: 900,
+        memory_mb: 128,
+        environment: EXPORT_ENV,
+        permissions: &[
+            Permission {
+                actions: &[
+                    "cognito-idp:ListGroups",
+                    "cognito-idp:ListUsersInGroup",
+                    "cognito-idp:GetGroup",
+                    "cognito-idp:DescribeUserPool",
+                ],
+                target: Target::PrimaryUserPool,
+            },
+            BACKUP_WRITES,
+            EXPORT_OBJECTS,
+        ],
+    },
+    FunctionDef {
+        logical_id: "ExportCompleteness",
+        binary: "export-completeness",
+        description: "ExportWorkflow: checks the run saw the whole pool and applies the removal guard",
         timeout_seconds: 900,
         memory_mb: 256,
         environment: EXPORT_ENV,
         permissions: &[
-            Permission { actions: &["cognito-idp:ListGroups", "cognito-idp:ListUsersInGroup"], target: Target::PrimaryUserPool },
-            WRITE_ITEMS,
+            Permission { actions: &["cognito-idp:DescribeUserPool"], target: Target::PrimaryUserPool },
+            Permission {
+                actions: &["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem"],
+                target: Target::BackupTable,
+            },
+            EXPORT_OBJECTS,
+            LIST_OBJECTS,
         ],
     },
     FunctionDef {
@@ -280,19 +316,22 @@ pub const EXPORT_FUNCTIONS: &[FunctionDef] = &[
         timeout_seconds: 900,
         memory_mb: 128,
         environment: EXPORT_ENV,
-        permissions: &[Permission {
-            actions: &["dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:GetItem"],
-            target: Target::BackupTable,
-        }],
+        permissions: &[
+            Permission {
+                actions: &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"],
+                target: Target::BackupTable,
+            },
+            EXPORT_OBJECTS,
+        ],
     },
     FunctionDef {
         logical_id: "ExportCompletion",
         binary: "export-completion",
-        description: "ExportWorkflow: writes the export marker and publishes the report",
+        description: "ExportWorkflow: writes the export marker, releases the lease, publishes the report",
         timeout_seconds: 60,
         memory_mb: 128,
         environment: NOTIFY_ENV,
-        permissions: &[WRITE_ITEMS, PUBLISH],
+        permissions: &[BACKUP_WRITES, PUBLISH, ENCRYPT_FOR_TOPIC],
     },
 ];
 
@@ -300,55 +339,55 @@ pub const IMPORT_FUNCTIONS: &[FunctionDef] = &[
     FunctionDef {
         logical_id: "ImportPreflight",
         binary: "import-preflight",
-        description: "ImportWorkflow: checks the target pool and the backup before any write",
+        description: "ImportWorkflow: checks the target pool, the backup and the input before any write",
         timeout_seconds: 120,
         memory_mb: 128,
         environment: IMPORT_ENV,
         permissions: &[
             Permission {
-                actions: &["cognito-idp:DescribeUserPool", "cognito-idp:GetCSVHeader", "cognito-idp:ListUsers", "cognito-idp:ListGroups"],
+                actions: &[
+                    "cognito-idp:DescribeUserPool",
+                    "cognito-idp:GetCSVHeader",
+                    "cognito-idp:ListUsers",
+                    "cognito-idp:ListGroups",
+                ],
                 target: Target::AnyUserPoolInRegion,
             },
             READ_BACKUP,
+            LEDGER,
+            EXECUTION_STATUS,
         ],
     },
     FunctionDef {
         logical_id: "ImportPlan",
         binary: "import-plan",
-        description: "ImportWorkflow: counts users by restore path and estimates the duration",
+        description: "ImportWorkflow: decides every user's path and writes the work lists",
         timeout_seconds: 900,
         memory_mb: 256,
         environment: IMPORT_ENV,
-        permissions: &[READ_BACKUP],
+        permissions: &[READ_BACKUP, LEDGER, RESTORE_OBJECTS, LIST_OBJECTS],
     },
     FunctionDef {
-        logical_id: "ImportGroups",
-        binary: "import-groups",
-        description: "ImportWorkflow: recreates the groups",
+        logical_id: "ImportPipeline",
+        binary: "import-pipeline",
+        description: "ImportWorkflow: groups, import jobs, AdminCreateUser, disabling and memberships at once",
         timeout_seconds: 900,
-        memory_mb: 128,
-        environment: IMPORT_ENV,
-        permissions: &[
-            Permission { actions: &["cognito-idp:CreateGroup", "cognito-idp:UpdateGroup"], target: Target::AnyUserPoolInRegion },
-            READ_BACKUP,
-        ],
-    },
-    FunctionDef {
-        logical_id: "ImportUsers",
-        binary: "import-users",
-        description: "ImportWorkflow: restores users by CSV import jobs and AdminCreateUser",
-        timeout_seconds: 900,
-        memory_mb: 1024,
+        memory_mb: 512,
         environment: IMPORT_ENV,
         permissions: &[
             Permission {
                 actions: &[
+                    "cognito-idp:CreateGroup",
+                    "cognito-idp:UpdateGroup",
                     "cognito-idp:CreateUserImportJob",
                     "cognito-idp:StartUserImportJob",
                     "cognito-idp:DescribeUserImportJob",
                     "cognito-idp:AdminCreateUser",
                     "cognito-idp:AdminGetUser",
                     "cognito-idp:AdminUpdateUserAttributes",
+                    "cognito-idp:AdminEnableUser",
+                    "cognito-idp:AdminDisableUser",
+                    "cognito-idp:AdminAddUserToGroup",
                 ],
                 target: Target::AnyUserPoolInRegion,
             },
@@ -356,21 +395,7 @@ pub const IMPORT_FUNCTIONS: &[FunctionDef] = &[
             Permission { actions: &["logs:FilterLogEvents"], target: Target::ImportJobLogs },
             READ_BACKUP,
             LEDGER,
-        ],
-    },
-    FunctionDef {
-        logical_id: "ImportUserState",
-        binary: "import-user-state",
-        description: "ImportWorkflow: disables users and restores memberships",
-        timeout_seconds: 900,
-        memory_mb: 128,
-        environment: IMPORT_ENV,
-        permissions: &[
-            Permission {
-                actions: &["cognito-idp:AdminDisableUser", "cognito-idp:AdminAddUserToGroup"],
-                target: Target::AnyUserPoolInRegion,
-            },
-            READ_BACKUP,
+            RESTORE_OBJECTS,
         ],
     },
     FunctionDef {
@@ -387,23 +412,40 @@ pub const IMPORT_FUNCTIONS: &[FunctionDef] = &[
             },
             READ_BACKUP,
             LEDGER,
-            Permission { actions: &["s3:PutObject"], target: Target::RestoreReports },
+            RESTORE_OBJECTS,
+            LIST_OBJECTS,
         ],
     },
     FunctionDef {
         logical_id: "ImportReport",
         binary: "import-report",
-        description: "ImportWorkflow: writes and publishes the restore report",
+        description: "ImportWorkflow: writes and publishes the restore report, releases the restore lease",
         timeout_seconds: 60,
         memory_mb: 128,
         environment: IMPORT_NOTIFY_ENV,
-        permissions: &[Permission { actions: &["s3:PutObject"], target: Target::RestoreReports }, PUBLISH],
+        permissions: &[RESTORE_OBJECTS, PUBLISH, ENCRYPT_FOR_TOPIC, LEDGER],
     },
 ];
 
-/// Every function of the stack.
+/// The main stack's custom resource: refuses updates that would orphan the backup.
+pub const UPDATE_GUARD: FunctionDef = FunctionDef {
+    logical_id: "UpdateGuard",
+    binary: "stack-update-guard",
+    description: "Refuses stack updates that would change the user pool, the backup Region or the prefix",
+    timeout_seconds: 60,
+    memory_mb: 128,
+    environment: &[],
+    permissions: &[Permission { actions: &["cognito-idp:DescribeUserPool"], target: Target::PrimaryUserPool }],
+};
+
+/// Every function of the regional stack.
+pub fn regional_functions() -> impl Iterator<Item = &'static FunctionDef> {
+    [&FAILURE_NOTICE, &WORKFLOW_OUTCOME].into_iter().chain(EXPORT_FUNCTIONS).chain(IMPORT_FUNCTIONS)
+}
+
+/// Every function of both stacks.
 pub fn all_functions() -> impl Iterator<Item = &'static FunctionDef> {
-    [&SINGLE_RUN_GUARD, &FAILURE_NOTICE].into_iter().chain(EXPORT_FUNCTIONS).chain(IMPORT_FUNCTIONS)
+    regional_functions().chain([&UPDATE_GUARD])
 }
 
 /// A Step Functions state machine and the functions its ASL refers to.
@@ -417,13 +459,13 @@ pub struct StateMachineDef {
 pub const EXPORT_WORKFLOW: StateMachineDef = StateMachineDef {
     logical_id: "ExportWorkflow",
     asl: include_str!("../../statemachines/export-workflow.asl.json"),
-    functions: || [&SINGLE_RUN_GUARD, &FAILURE_NOTICE].into_iter().chain(EXPORT_FUNCTIONS).collect(),
+    functions: || [&FAILURE_NOTICE].into_iter().chain(EXPORT_FUNCTIONS).collect(),
 };
 
 pub const IMPORT_WORKFLOW: StateMachineDef = StateMachineDef {
     logical_id: "ImportWorkflow",
     asl: include_str!("../../statemachines/import-workflow.asl.json"),
-    functions: || [&SINGLE_RUN_GUARD, &FAILURE_NOTICE].into_iter().chain(IMPORT_FUNCTIONS).collect(),
+    functions: || [&FAILURE_NOTICE].into_iter().chain(IMPORT_FUNCTIONS).collect(),
 };
 
 impl StateMachineDef {
@@ -452,19 +494,28 @@ mod tests {
     fn every_asl_placeholder_is_a_function_of_the_state_machine_and_every_function_is_used() {
         for sm in [&EXPORT_WORKFLOW, &IMPORT_WORKFLOW] {
             let asl = sm.definition(|f| format!("arn:aws:lambda:us-east-1:1:function:{}", f.binary)).unwrap();
-            let parsed: serde_json::Value = serde_json::from_str(&asl).unwrap();
-            assert_eq!(parsed["StartAt"], "SingleRunGuard");
+            serde_json::from_str::<serde_json::Value>(&asl).unwrap();
             for f in (sm.functions)() {
-                assert!(asl.contains(&format!("function:{}\"", f.binary)), "{} is not used by {}", f.binary, sm.logical_id);
+                assert!(
+                    asl.contains(&format!("function:{}\"", f.binary)),
+                    "{} is not used by {}",
+                    f.binary,
+                    sm.logical_id
+                );
             }
         }
     }
 
     #[test]
-    fn every_function_runs_a_binary_of_the_lambda_crate() {
-        let bin_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/workflow-lambdas/src/bin");
+    fn every_function_runs_a_binary_of_the_lambda_crate_and_every_binary_is_deployed() {
+        let bin_dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/workflow-lambdas/src/bin"));
+        let deployed: Vec<&str> = all_functions().map(|f| f.binary).collect();
         for f in all_functions() {
-            assert!(std::path::Path::new(&format!("{bin_dir}/{}.rs", f.binary)).exists(), "{} has no binary", f.binary);
+            assert!(bin_dir.join(format!("{}.rs", f.binary)).exists(), "{} has no binary", f.binary);
+        }
+        for entry in std::fs::read_dir(bin_dir).unwrap() {
+            let name = entry.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(deployed.contains(&name.as_str()), "binary {name} is not deployed by any stack");
         }
     }
 }

@@ -1,10 +1,10 @@
 //! The stack's resources, defined once.
 //!
 //! [`definitions`] says what exists (functions and the binary each runs, their environment and IAM
-//! actions, state machines and their ASL substitutions, table, topic, schedule); [`local_deploy`]
-//! creates exactly that in the local cloud through the AWS SDK.
+//! actions, state machines and their ASL substitutions, resource names); [`cloudformation`] synthesizes
+//! the CloudFormation templates from it; [`stack_deploy`] deploys those templates through the
+//! CloudFormation API (an account, or the local cloud) and reads back what they created.
 
-pub mod definitions;
 pub mod cloudformation;
-pub mod local_deploy;
+pub mod definitions;
 pub mod stack_deploy;

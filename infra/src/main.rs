@@ -1,13 +1,13 @@
-//! `infra`: deploys the stack into the local cloud (and, later, synthesizes CloudFormation).
-
-use std::collections::BTreeMap;
+//! `infra`: synthesizes the CloudFormation templates, and deploys them through CloudFormation (into an
+//! account, or the local cloud when `AWS_ENDPOINT_URL` points at it).
 
 use backup_domain::settings::NotificationPreference;
 use clap::{Parser, Subcommand, ValueEnum};
-use infra::definitions::StackConfig;
+use infra::cloudformation::Assets;
+use infra::stack_deploy::{self, StackConfig};
 
 #[derive(Parser)]
-#[command(about = "The Cognito backup stack: synthesize its CloudFormation templates, or deploy it with the SDK")]
+#[command(about = "The Cognito backup stack: synthesize its CloudFormation templates, or deploy them")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,13 +21,6 @@ enum Preference {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Deploy the synthesized templates through CloudFormation (the local cloud when AWS_ENDPOINT_URL points
-    /// at it): assets to <prefix>-assets-<region> buckets, then the main stack, whose StackSet deploys the
-    /// regional stack to both Regions.
-    DeployStack {
-        #[command(flatten)]
-        stack: StackArgs,
-    },
     /// Write the main and the regional CloudFormation templates as JSON.
     Synth {
         /// Folder to write them to.
@@ -41,30 +34,29 @@ enum Command {
         #[arg(long, default_value = "v0.1.0")]
         version: String,
     },
-    /// Create (or update) the stack's resources: in the local cloud when AWS_ENDPOINT_URL points at it,
-    /// in the configured account and Region otherwise (then pass --lambda-zip-dir).
+    /// Deploy the templates through CloudFormation: assets to <prefix>-assets-<region> buckets, then the main
+    /// stack (created, or updated when it exists), whose StackSet deploys the regional stack to both Regions.
     Deploy {
         #[command(flatten)]
         stack: StackArgs,
-        /// Overrides every function's timeout, in seconds.
-        #[arg(long)]
-        function_timeout: Option<u32>,
-        /// Extra environment for every function, as NAME=VALUE.
-        #[arg(long = "env", value_parser = parse_pair)]
-        environment: Vec<(String, String)>,
-        /// Deploy the real code: the folder where `cargo lambda build --release --arm64 --output-format zip`
-        /// left `<binary>/bootstrap.zip` (target/lambda). Without it, a placeholder for the local cloud.
+        /// The folder where `cargo lambda build --arm64 --output-format zip` left `<binary>/bootstrap.zip`.
+        /// Without it, a placeholder (the local cloud runs target/debug/<binary> itself).
         #[arg(long)]
         lambda_zip_dir: Option<std::path::PathBuf>,
     },
+    /// Print what a deployed main stack created, read from its and its StackSet instances' outputs.
+    Describe {
+        #[arg(long, default_value = "cognito-backup-main")]
+        stack: String,
+    },
 }
 
-/// What both deployers take: the stack's parameters.
+/// The stack's parameters.
 #[derive(clap::Args)]
 struct StackArgs {
     #[arg(long)]
     primary_user_pool_id: String,
-    #[arg(long, default_value = "cupbak")]
+    #[arg(long, default_value = "cognito-backup")]
     prefix: String,
     #[arg(long, default_value = "us-west-2")]
     backup_region: String,
@@ -72,8 +64,8 @@ struct StackArgs {
     schedule: String,
     #[arg(long, default_value_t = backup_domain::settings::DEFAULT_QUOTA_SHARE)]
     quota_share: f64,
-    #[arg(long)]
-    notification_email: Option<String>,
+    #[arg(long, default_value = "operator@example.com")]
+    notification_email: String,
     #[arg(long, value_enum, default_value = "info-and-errors")]
     notification_preference: Preference,
 }
@@ -97,36 +89,29 @@ impl StackArgs {
     }
 }
 
-fn parse_pair(s: &str) -> Result<(String, String), String> {
-    s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("{s:?} is not NAME=VALUE"))
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
-        Command::DeployStack { stack } => {
-            let cfg = stack.config()?;
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-            let code = |_: &str| infra::local_deploy::placeholder_zip();
-            let deployment = infra::stack_deploy::deploy(&sdk, &cfg, &code).await?;
-            println!("{}", serde_json::to_string_pretty(&deployment)?);
-        }
         Command::Synth { out, bucket_prefix, solution, version } => {
-            let assets = infra::cloudformation::Assets { bucket_prefix, key_prefix: format!("{solution}/{version}"), version };
+            let assets = Assets { bucket_prefix, key_prefix: format!("{solution}/{version}"), version };
             for path in infra::cloudformation::write_templates(&assets, &out)? {
                 println!("{}", path.display());
             }
         }
-        Command::Deploy { stack, function_timeout, environment, lambda_zip_dir } => {
-            let cfg = StackConfig {
-                function_timeout_override: function_timeout,
-                extra_environment: environment.into_iter().collect::<BTreeMap<_, _>>(),
-                lambda_zip_dir,
-                ..stack.config()?
-            };
+        Command::Deploy { stack, lambda_zip_dir } => {
+            let cfg = stack.config()?;
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-            let deployment = infra::local_deploy::deploy(&sdk, &cfg).await?;
+            let assets = Assets::for_deployment(&cfg.prefix);
+            let code = |binary: &str| match &lambda_zip_dir {
+                Some(dir) => stack_deploy::zip_from(dir, binary),
+                None => stack_deploy::placeholder_zip(),
+            };
+            let deployment = stack_deploy::deploy(&sdk, &cfg, &assets, &code).await?;
             println!("{}", serde_json::to_string_pretty(&deployment)?);
+        }
+        Command::Describe { stack } => {
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+            println!("{}", serde_json::to_string_pretty(&stack_deploy::describe(&sdk, &stack).await?)?);
         }
     }
     Ok(())

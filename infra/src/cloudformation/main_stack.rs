@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use super::constructs;
 use super::iam::{self, PREFIX};
-use super::template::{Template, arn, get_att, reference, sub};
+use super::template::{Template, get_att, reference, sub};
 use super::{Assets, REGIONAL_TEMPLATE_FILE};
-use crate::definitions::names;
+use crate::definitions::{UPDATE_GUARD, names};
 
 /// Parameters both templates take, with the same names and checks.
 pub fn shared_parameters() -> Vec<(&'static str, Value)> {
@@ -42,6 +42,16 @@ pub fn shared_parameters() -> Vec<(&'static str, Value)> {
                    "ConstraintDescription": "an email address", "Description": "Receives workflow reports and failures"}),
         ),
         (
+            "CleanupMaxRemovedShare",
+            json!({"Type": "Number", "Default": 0.2, "MinValue": 0, "MaxValue": 1,
+                   "Description": "The removal guard: an export may remove at most this share of the backed-up users, groups or memberships (beyond small floors) unless started with AllowMassRemoval"}),
+        ),
+        (
+            "RestoreObjectRetentionDays",
+            json!({"Type": "Number", "Default": 30, "MinValue": 1,
+                   "Description": "Days restore reports and old-to-new sub mappings (which hold usernames) are kept in the workflow bucket"}),
+        ),
+        (
             "NotificationPreference",
             json!({"Type": "String", "Default": "INFO_AND_ERRORS", "AllowedValues": ["INFO_AND_ERRORS", "ERRORS_ONLY"],
                    "Description": "Every completion and failure, or failures only"}),
@@ -67,7 +77,7 @@ pub fn template(assets: &Assets) -> Result<Template, String> {
     t.metadata = Some(json!({"AWS::CloudFormation::Interface": {
         "ParameterGroups": [
             {"Label": {"default": "User pool"}, "Parameters": ["PrimaryUserPoolId", "BackupRegion"]},
-            {"Label": {"default": "Backups"}, "Parameters": ["ExportSchedule", "CognitoQuotaShare", "ResourcePrefix"]},
+            {"Label": {"default": "Backups"}, "Parameters": ["ExportSchedule", "CognitoQuotaShare", "CleanupMaxRemovedShare", "RestoreObjectRetentionDays", "ResourcePrefix"]},
             {"Label": {"default": "Notifications"}, "Parameters": ["NotificationEmail", "NotificationPreference"]},
         ],
         "ParameterLabels": {
@@ -75,6 +85,8 @@ pub fn template(assets: &Assets) -> Result<Template, String> {
             "BackupRegion": {"default": "Backup Region"},
             "ExportSchedule": {"default": "Export schedule"},
             "CognitoQuotaShare": {"default": "Share of Cognito quotas"},
+            "CleanupMaxRemovedShare": {"default": "Largest share an export may remove"},
+            "RestoreObjectRetentionDays": {"default": "Days to keep restore reports and sub mappings"},
             "ResourcePrefix": {"default": "Resource name prefix"},
             "NotificationEmail": {"default": "Notification email"},
             "NotificationPreference": {"default": "Notify about"},
@@ -82,7 +94,7 @@ pub fn template(assets: &Assets) -> Result<Template, String> {
     }}));
 
     let (attributes, keys) = constructs::key_schema();
-    let pitr = json!({"PointInTimeRecoveryEnabled": true});
+    let replica = |region: Value| json!({"Region": region, "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": true}, "DeletionProtectionEnabled": true});
     t.resource(
         "BackupTable",
         "AWS::DynamoDB::GlobalTable",
@@ -93,68 +105,40 @@ pub fn template(assets: &Assets) -> Result<Template, String> {
             "BillingMode": "PAY_PER_REQUEST",
             "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
             "SSESpecification": {"SSEEnabled": true, "SSEType": "KMS"},
-            "Replicas": [
-                {"Region": reference("AWS::Region"), "PointInTimeRecoverySpecification": pitr},
-                {"Region": reference("BackupRegion"), "PointInTimeRecoverySpecification": pitr},
-            ],
+            "Replicas": [replica(reference("AWS::Region")), replica(reference("BackupRegion"))],
         }),
-        json!({"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}),
+        // Updated only after the guard accepted the update: a refused change of the backup Region must not
+        // first remove the replica (and its data) there.
+        json!({"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "DependsOn": ["UpdateGuard"]}),
     );
 
     update_guard(&mut t, assets);
     stack_set(&mut t, assets);
 
     t.output("BackupTableName", "The backup table (global, replicated to the backup Region)", reference("BackupTable"));
-    t.output("ExportWorkflowName", "The ExportWorkflow, in this Region", sub(format!("{PREFIX}-ExportWorkflow")));
-    t.output("ImportWorkflowName", "The ImportWorkflow, in this and the backup Region", sub(format!("{PREFIX}-ImportWorkflow")));
+    t.output("BackupRegion", "Holds the backup table's replica and an ImportWorkflow", reference("BackupRegion"));
+    t.output(
+        "RegionalStackSetName",
+        "Deploys the regional stack (both workflows) to this and the backup Region",
+        sub(names::stack_set(PREFIX)),
+    );
+    t.output(
+        "DeploymentParameterName",
+        "In each Region, what the regional stack deployed (the cognito-backup CLI reads it)",
+        sub(names::deployment_parameter(PREFIX)),
+    );
     Ok(t)
 }
 
 /// A custom resource (Rust Lambda) that refuses to change the pool or the backup Region of a stack.
 fn update_guard(t: &mut Template, assets: &Assets) {
-    let log_group = "UpdateGuardLogGroup";
-    t.resource(
-        "UpdateGuardRole",
-        "AWS::IAM::Role",
-        json!({
-            "RoleName": constructs::role_name("UpdateGuard"),
-            "AssumeRolePolicyDocument": iam::assume_role("lambda.amazonaws.com"),
-            "Policies": iam::policy("least-privilege", vec![
-                json!({"Effect": "Allow", "Action": ["cognito-idp:DescribeUserPool"], "Resource": arn("cognito-idp", "userpool/${PrimaryUserPoolId}")}),
-                json!({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                       "Resource": arn("logs", &format!("log-group:/aws/lambda/{PREFIX}-stack-update-guard:*"))}),
-            ]),
-        }),
-        json!({}),
-    );
-    t.resource(
-        log_group,
-        "AWS::Logs::LogGroup",
-        json!({"LogGroupName": sub(format!("/aws/lambda/{PREFIX}-stack-update-guard")), "RetentionInDays": 90}),
-        json!({"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}),
-    );
-    t.resource(
-        "UpdateGuardFunction",
-        "AWS::Lambda::Function",
-        json!({
-            "FunctionName": sub(format!("{PREFIX}-stack-update-guard")),
-            "Description": "Refuses stack updates that would change the user pool or the backup Region",
-            "Runtime": "provided.al2023",
-            "Architectures": ["arm64"],
-            "Handler": "stack-update-guard",
-            "Code": constructs::code("stack-update-guard", Some(assets)),
-            "Role": get_att("UpdateGuardRole", "Arn"),
-            "Timeout": 60,
-            "MemorySize": 128,
-            "LoggingConfig": {"LogFormat": "JSON", "LogGroup": reference(log_group)},
-        }),
-        json!({}),
-    );
+    let function =
+        constructs::lambda_function(t, &UPDATE_GUARD, None, constructs::code(UPDATE_GUARD.binary, Some(assets)));
     t.resource(
         "UpdateGuard",
         "Custom::UpdateGuard",
         json!({
-            "ServiceToken": get_att("UpdateGuardFunction", "Arn"),
+            "ServiceToken": get_att(&function, "Arn"),
             "PrimaryUserPoolId": reference("PrimaryUserPoolId"),
             "BackupRegion": reference("BackupRegion"),
             "ResourcePrefix": reference("ResourcePrefix"),
@@ -179,9 +163,7 @@ fn stack_set(t: &mut Template, assets: &Assets) {
         }),
         json!({}),
     );
-    let scoped = |service: &str, resource: String, actions: &[&str]| {
-        json!({"Effect": "Allow", "Action": actions, "Resource": sub(format!("arn:${{AWS::Partition}}:{service}:*:${{AWS::AccountId}}:{resource}"))})
-    };
+    let scoped = |service: &str, resource: String, actions: &[&str]| json!({"Effect": "Allow", "Action": actions, "Resource": sub(format!("arn:${{AWS::Partition}}:{service}:*:${{AWS::AccountId}}:{resource}"))});
     t.resource(
         "StackSetExecutionRole",
         "AWS::IAM::Role",
@@ -193,23 +175,28 @@ fn stack_set(t: &mut Template, assets: &Assets) {
                 scoped("cloudformation", "stack/StackSet-*".into(), &["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack", "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:GetTemplate"]),
                 json!({"Effect": "Allow", "Action": ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:PassRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:TagRole", "iam:UntagRole"],
                        "Resource": sub(format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{PREFIX}-*"))}),
-                scoped("lambda", format!("function:{PREFIX}-*"), &["lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags"]),
+                scoped("lambda", format!("function:{PREFIX}-*"), &["lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags", "lambda:AddPermission", "lambda:RemovePermission"]),
+                scoped("ssm", format!("parameter/cognito-backup/{PREFIX}/*"), &["ssm:PutParameter", "ssm:DeleteParameter", "ssm:GetParameters", "ssm:AddTagsToResource"]),
+                // A new key has no name to scope to; the key policy in the regional template is what matters.
+                json!({"Effect": "Allow", "Action": ["kms:CreateKey", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:PutKeyPolicy", "kms:TagResource", "kms:ScheduleKeyDeletion"], "Resource": "*"}),
                 scoped("logs", format!("log-group:/aws/lambda/{PREFIX}-*"), &["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource", "logs:ListTagsForResource"]),
                 scoped("states", format!("stateMachine:{PREFIX}-*"), &["states:CreateStateMachine", "states:DeleteStateMachine", "states:DescribeStateMachine", "states:UpdateStateMachine", "states:TagResource", "states:UntagResource", "states:ListTagsForResource"]),
                 scoped("sns", format!("{PREFIX}-*"), &["sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:TagResource", "sns:UntagResource"]),
                 scoped("dynamodb", format!("table/{PREFIX}-*"), &["dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:UpdateContinuousBackups", "dynamodb:DescribeContinuousBackups", "dynamodb:TagResource", "dynamodb:UntagResource", "dynamodb:ListTagsOfResource"]),
                 scoped("events", format!("rule/{PREFIX}-*"), &["events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets"]),
                 scoped("cloudwatch", format!("alarm:{PREFIX}-*"), &["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:TagResource"]),
-                json!({"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:DeleteBucket", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:PutBucketOwnershipControls", "s3:PutBucketVersioning", "s3:PutBucketTagging", "s3:GetBucketLocation"],
-                       "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{PREFIX}-restore-reports-*"))}),
+                json!({"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:DeleteBucket", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:PutBucketOwnershipControls", "s3:PutBucketVersioning", "s3:PutBucketTagging", "s3:GetBucketLocation", "s3:PutLifecycleConfiguration"],
+                       "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{PREFIX}-workflows-*"))}),
                 json!({"Effect": "Allow", "Action": ["s3:GetObject"],
                        "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{}-*/{}/*", assets.bucket_prefix, assets.key_prefix))}),
             ]),
         }),
         json!({}),
     );
-    let parameters: Vec<Value> = ["ResourcePrefix", "PrimaryUserPoolId", "ExportSchedule", "CognitoQuotaShare", "NotificationEmail", "NotificationPreference"]
-        .iter()
+    let parameters: Vec<Value> = shared_parameters()
+        .into_iter()
+        .map(|(name, _)| name)
+        .chain(["BackupRegion"])
         .map(|p| json!({"ParameterKey": p, "ParameterValue": reference(p)}))
         .chain([
             json!({"ParameterKey": "PrimaryRegion", "ParameterValue": reference("AWS::Region")}),
@@ -221,7 +208,7 @@ fn stack_set(t: &mut Template, assets: &Assets) {
         "RegionalStackSet",
         "AWS::CloudFormation::StackSet",
         json!({
-            "StackSetName": sub(format!("{PREFIX}-regional")),
+            "StackSetName": sub(names::stack_set(PREFIX)),
             "Description": "The workflows in the primary and the backup Region",
             "PermissionModel": "SELF_MANAGED",
             "AdministrationRoleARN": get_att("StackSetAdministrationRole", "Arn"),

@@ -1,6 +1,5 @@
-//! CDK-style constructs that synthesize the CloudFormation templates from the same definitions the SDK
-//! deployer uses: the main stack (primary Region) and the regional stack (a StackSet instance in the
-//! primary and the backup Region).
+//! CDK-style constructs that synthesize the CloudFormation templates from the definitions: the main stack
+//! (primary Region) and the regional stack (a StackSet instance in the primary and the backup Region).
 
 mod constructs;
 pub mod iam;
@@ -19,9 +18,24 @@ pub struct Assets {
     pub version: String,
 }
 
+impl Assets {
+    /// Where `infra deploy` puts the assets of a stack with this prefix (`<prefix>-assets-<region>`).
+    pub fn for_deployment(prefix: &str) -> Self {
+        Self {
+            bucket_prefix: format!("{prefix}-assets"),
+            key_prefix: "cognito-backup/deployed".into(),
+            version: "deployed".into(),
+        }
+    }
+}
+
 impl Default for Assets {
     fn default() -> Self {
-        Self { bucket_prefix: "asset-bucket-placeholder".into(), key_prefix: "cognito-backup/v0.1.0".into(), version: "v0.1.0".into() }
+        Self {
+            bucket_prefix: "asset-bucket-placeholder".into(),
+            key_prefix: "cognito-backup/v0.1.0".into(),
+            version: "v0.1.0".into(),
+        }
     }
 }
 
