@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# README command 2: every test. Unit tests, then integration tests that run the real workflows through
-# Step Functions in the local cloud, which this script starts on its own port and stops again.
+# README command 2: every test. Unit and property tests, then the integration tests that run the real
+# workflows through Step Functions in the local cloud (which this script starts on its own port and stops
+# again), then the local cloud's own fidelity tests. (`cargo test` alone runs the unit tests only.)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # Its own port, so a local cloud you are using for the demo is left alone.
 export LOCAL_CLOUD_PORT=${LOCAL_CLOUD_PORT:-4578}
+FEATURES=(--features integration-tests/local-cloud)
 
 # One build for everything: the Lambda binaries the local cloud runs are the ones the tests were built with.
-cargo build --workspace --all-targets
+cargo build --workspace --all-targets "${FEATURES[@]}"
 
 trap 'deployment/local-cloud.sh stop' EXIT
-deployment/local-cloud.sh start
+ENDPOINT=$(deployment/local-cloud.sh start)
 
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace "${FEATURES[@]}" --no-fail-fast
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace "${FEATURES[@]}" --no-fail-fast
 fi
+
+# The local cloud's fidelity tests change server-wide switches briefly, so they run after the Rust suite.
+echo "Local cloud fidelity tests…"
+(cd deployment && LOCAL_CLOUD_ENDPOINT="$ENDPOINT" "${LOCAL_CLOUD_STATE_DIR:-$ROOT/.local-cloud}/venv/bin/python" \
+  -m unittest discover -s local_cloud/tests -t .)

@@ -3,7 +3,6 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use backup_domain::schema::BackupItem;
-use infra::definitions::StackConfig;
 use local_harness::Result;
 use local_harness::local_cloud::LocalCloud;
 use local_harness::pools;
@@ -17,9 +16,7 @@ async fn the_synthesized_templates_deploy_through_cloudformation_and_both_workfl
     let users = pools::nasty_users(30);
     cloud.seed(&pool_id, &users, &pools::groups_for(&users, 3))?;
 
-    let cfg = StackConfig::new(&prefix, &pool_id);
-    let placeholder = |_: &str| infra::local_deploy::placeholder_zip();
-    let deployment = infra::stack_deploy::deploy(&cloud.sdk, &cfg, &placeholder).await?;
+    let deployment = workflows::deploy(&cloud, &prefix, &pool_id, |_| {}).await?;
 
     let export = run_export(&cloud, &deployment, "{}").await?;
     assert_eq!(export.status, ExecutionStatus::Succeeded, "{:?}", export.cause);
@@ -32,13 +29,13 @@ async fn the_synthesized_templates_deploy_through_cloudformation_and_both_workfl
         .ok_or("no pool snapshot")?;
     let target = backup_aws::create_pool_like(&cloud.cognito(), &snapshot, &format!("{prefix}-restored")).await?;
     let input = serde_json::json!({"NewUserPoolId": target}).to_string();
-    let arn = workflows::start(&cloud, &deployment.import_state_machine_arn, &input).await?;
+    let arn = workflows::start(&cloud, &deployment.primary.import_state_machine_arn, &input).await?;
     let import = workflows::wait(&cloud, &arn, std::time::Duration::from_secs(600)).await?;
     assert_eq!(import.status, ExecutionStatus::Succeeded, "{:?}", import.cause);
     assert_eq!(import.output.as_ref().map(|o| o["verified"].clone()), Some(serde_json::json!(true)));
 
     // The StackSet put the regional stack in the backup Region too: its ImportWorkflow reads the replica.
-    let backup = deployment.backup_region.as_ref().ok_or("no backup Region")?;
+    let backup = &deployment.backup;
     let west = LocalCloud::connect_in(&backup.region).await?;
     west.sfn().describe_state_machine().state_machine_arn(&backup.import_state_machine_arn).send().await?;
     let replica = backup_items(&west, &deployment.backup_table_name).await?;

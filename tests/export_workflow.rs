@@ -12,7 +12,10 @@ use local_harness::scenario::{scenario, scenario_with_mfa};
 use local_harness::workflows::{self, Execution, keys};
 
 fn users_of(items: &[BackupItem]) -> BTreeMap<String, UserItem> {
-    items.iter().filter_map(|i| if let BackupItem::User(u) = i { Some((u.sub.clone(), u.clone())) } else { None }).collect()
+    items
+        .iter()
+        .filter_map(|i| if let BackupItem::User(u) = i { Some((u.sub.clone(), u.clone())) } else { None })
+        .collect()
 }
 
 fn groups_of(items: &[BackupItem]) -> BTreeMap<String, GroupItem> {
@@ -68,11 +71,15 @@ async fn every_user_group_and_membership_is_exported_with_all_fields() -> Result
     assert_eq!(groups.len(), 65, "more than one page of groups");
     for seed in &s.groups {
         let item = &groups[&seed.name];
-        assert_eq!((&item.description, item.precedence, &item.role_arn), (&seed.description, seed.precedence, &seed.role_arn));
+        assert_eq!(
+            (&item.description, item.precedence, &item.role_arn),
+            (&seed.description, seed.precedence, &seed.role_arn)
+        );
     }
 
     let memberships = memberships_of(&items);
-    let exported: BTreeSet<(String, String)> = memberships.iter().map(|m| (m.group_name.clone(), m.sub.clone())).collect();
+    let exported: BTreeSet<(String, String)> =
+        memberships.iter().map(|m| (m.group_name.clone(), m.sub.clone())).collect();
     assert_eq!(exported.len(), memberships.len(), "no membership twice");
     assert_eq!(exported, s.expected_memberships());
 
@@ -219,14 +226,18 @@ async fn a_run_that_fails_midway_deletes_nothing_and_says_why() -> Result<()> {
 async fn a_10000_user_pool_exports_across_several_invocations_with_nothing_lost_or_duplicated() -> Result<()> {
     // A 10 s Lambda that stops 7 s early works about 3 s per invocation; at the default quota share
     // ListUsers runs at 15 calls/s, so 10,000 users (170+ pages) need several invocations.
-    let s = scenario("big", &[], pools::nasty_users(10_000), 5, |cfg| {
-        cfg.function_timeout_override = Some(10);
-        cfg.extra_environment.insert(backup_domain::settings::env::INVOCATION_SAFETY_MARGIN_SECONDS.into(), "7".into());
+    let s = scenario("big", &[], pools::nasty_users(10_000), 5, |stack| {
+        stack.function_timeout = Some(10);
+        stack.environment.insert(backup_domain::settings::env::INVOCATION_SAFETY_MARGIN_SECONDS.into(), "7".into());
     })
     .await?;
     let execution = s.export().await?;
     assert_succeeded(&execution);
-    assert!(execution.times_entered("ExportUsers") >= 2, "users took {} invocations", execution.times_entered("ExportUsers"));
+    assert!(
+        execution.times_entered("ExportUsers") >= 2,
+        "users took {} invocations",
+        execution.times_entered("ExportUsers")
+    );
 
     let items = s.items().await?;
     let exported: BTreeSet<String> = users_of(&items).into_keys().collect();
@@ -244,25 +255,35 @@ async fn a_10000_user_pool_exports_across_several_invocations_with_nothing_lost_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn of_two_executions_started_together_exactly_one_proceeds() -> Result<()> {
+async fn of_two_executions_started_together_exactly_one_works_and_the_other_writes_nothing() -> Result<()> {
     let s = scenario("twice", &[], pools::nasty_users(20), 2, |_| {}).await?;
-    let arn = &s.deployment.export_state_machine_arn;
+    let arn = s.deployment.export_state_machine_arn();
     let (a, b) = tokio::join!(workflows::start(&s.cloud, arn, "{}"), workflows::start(&s.cloud, arn, "{}"));
     let limit = std::time::Duration::from_secs(300);
     let (a, b) = (workflows::wait(&s.cloud, &a?, limit).await?, workflows::wait(&s.cloud, &b?, limit).await?);
-    let (winner, loser) = if a.status == ExecutionStatus::Succeeded { (a, b) } else { (b, a) };
-    assert_succeeded(&winner);
-    assert_eq!(loser.status, ExecutionStatus::Failed);
-    assert_eq!(loser.error.as_deref(), Some("ExportAlreadyRunning"));
-    assert!(loser.cause.as_deref().unwrap_or_default().contains(&winner.arn), "{:?}", loser.cause);
-    assert_eq!(loser.times_entered("SnapshotPool"), 0, "the stopped execution never touched the backup");
+    assert_succeeded(&a);
+    assert_succeeded(&b);
+    let proceeded = |e: &Execution| e.output.as_ref().is_some_and(|o| o.get("exportRunId").is_some());
+    let (winner, loser) = if proceeded(&a) { (a, b) } else { (b, a) };
+    assert!(proceeded(&winner), "{:?}", winner.output);
+    let out = loser.output.clone().unwrap_or_default();
+    assert_eq!(out["proceed"], false, "{out}");
+    assert_eq!(out["runningExecutionArn"], winner.arn.as_str());
+    assert_eq!(loser.times_entered("ExportUsers"), 0, "the other execution never listed or wrote");
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttled_cognito_calls_are_retried_and_lose_nothing() -> Result<()> {
     let s = scenario("throttle", &[], pools::nasty_users(200), 3, |_| {}).await?;
-    let fault = s.cloud.inject_fault(&Fault::error("ListUsers", &s.pool_id, "TooManyRequestsException", 400, "Too many requests", Some(6)))?;
+    let fault = s.cloud.inject_fault(&Fault::error(
+        "ListUsers",
+        &s.pool_id,
+        "TooManyRequestsException",
+        400,
+        "Too many requests",
+        Some(6),
+    ))?;
     let execution = s.export().await;
     s.cloud.clear_fault(&fault)?;
     assert_succeeded(&execution?);
@@ -282,7 +303,10 @@ async fn an_mfa_pool_with_email_and_phone_sign_in_is_exported_not_refused() -> R
         .user_pool_id(&s.pool_id)
         .username(&with_sms.username)
         .sms_mfa_settings(
-            aws_sdk_cognitoidentityprovider::types::SmsMfaSettingsType::builder().enabled(true).preferred_mfa(true).build(),
+            aws_sdk_cognitoidentityprovider::types::SmsMfaSettingsType::builder()
+                .enabled(true)
+                .preferred_mfa(true)
+                .build(),
         )
         .send()
         .await?;
@@ -293,7 +317,7 @@ async fn an_mfa_pool_with_email_and_phone_sign_in_is_exported_not_refused() -> R
         .iter()
         .find_map(|i| if let BackupItem::PoolSnapshot(p) = i { Some(p.pool.clone()) } else { None })
         .expect("pool snapshot");
-    assert_eq!(snapshot.mfa_configuration, "OPTIONAL");
+    assert_eq!(snapshot.mfa_configuration.as_str(), "OPTIONAL");
     assert_eq!(snapshot.username_attributes, vec!["email", "phone_number"]);
 
     let exported = users_of(&items);

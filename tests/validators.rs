@@ -10,9 +10,14 @@ fn root() -> PathBuf {
 }
 
 fn tool(name: &str) -> PathBuf {
-    let venv = std::env::var("LOCAL_CLOUD_STATE_DIR").map(PathBuf::from).unwrap_or_else(|_| root().join(".local-cloud"));
+    let venv =
+        std::env::var("LOCAL_CLOUD_STATE_DIR").map(PathBuf::from).unwrap_or_else(|_| root().join(".local-cloud"));
     let path = venv.join("venv/bin").join(name);
-    assert!(path.exists(), "{} is missing: run `deployment/local-cloud.sh start` once (it installs the pinned tools)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `deployment/local-cloud.sh start` once (it installs the pinned tools)",
+        path.display()
+    );
     path
 }
 
@@ -41,7 +46,11 @@ fn statelint_finds_nothing_in_the_state_machines() {
         // The ASL files hold ${…FunctionArn} placeholders; statelint needs real ARNs in Resource.
         let text = std::fs::read_to_string(&file).unwrap();
         let text = regex_free_substitute(&text);
-        let tmp = std::env::temp_dir().join(format!("{}-{}", std::process::id(), file.file_name().unwrap().to_string_lossy()));
+        let tmp = std::env::temp_dir().join(format!(
+            "{}-{}",
+            std::process::id(),
+            file.file_name().unwrap().to_string_lossy()
+        ));
         std::fs::write(&tmp, text).unwrap();
         run(tool("statelint"), &[tmp]);
     }

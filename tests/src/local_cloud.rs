@@ -34,7 +34,14 @@ pub struct Fault {
 
 impl Fault {
     /// Matching calls fail with `error_code` (HTTP `status`).
-    pub fn error(operation: &str, matching: &str, error_code: &str, status: u16, message: &str, count: Option<u32>) -> Self {
+    pub fn error(
+        operation: &str,
+        matching: &str,
+        error_code: &str,
+        status: u16,
+        message: &str,
+        count: Option<u32>,
+    ) -> Self {
         Self {
             operation: operation.into(),
             r#match: Some(matching.into()),
@@ -84,7 +91,8 @@ impl LocalCloud {
             )
             .into());
         }
-        let credentials = aws_sdk_sqs::config::Credentials::new("local-cloud", "local-cloud", None, None, "local-cloud");
+        let credentials =
+            aws_sdk_sqs::config::Credentials::new("local-cloud", "local-cloud", None, None, "local-cloud");
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .endpoint_url(&endpoint)
@@ -113,6 +121,17 @@ impl LocalCloud {
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk)
+    }
+
+    /// The same local cloud, in another Region.
+    pub async fn in_region(&self, region: &str) -> Result<Self> {
+        if region == self.region() {
+            return Ok(self.clone());
+        }
+        Self::connect_in(region).await
+    }
 
     fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
         let mut response = ureq::post(format!("{}{path}", self.endpoint))
@@ -129,7 +148,12 @@ impl LocalCloud {
     }
 
     /// Fills a user pool through the local cloud's bulk path; returns each user's username and sub.
-    pub fn seed(&self, pool_id: &str, users: &[crate::pools::SeedUser], groups: &[crate::pools::SeedGroup]) -> Result<Vec<Seeded>> {
+    pub fn seed(
+        &self,
+        pool_id: &str,
+        users: &[crate::pools::SeedUser],
+        groups: &[crate::pools::SeedGroup],
+    ) -> Result<Vec<Seeded>> {
         let mut seeded = Vec::with_capacity(users.len());
         // Chunks keep each request small; groups go last, once all their members exist.
         for chunk in users.chunks(5_000) {
@@ -146,11 +170,18 @@ impl LocalCloud {
             let groups: Vec<crate::pools::SeedGroup> = groups
                 .iter()
                 .map(|g| crate::pools::SeedGroup {
-                    members: g.members.iter().map(|m| username.get(m.as_str()).copied().unwrap_or(m).to_owned()).collect(),
+                    members: g
+                        .members
+                        .iter()
+                        .map(|m| username.get(m.as_str()).copied().unwrap_or(m).to_owned())
+                        .collect(),
                     ..g.clone()
                 })
                 .collect();
-            self.post("/_local_cloud/cognito/seed", json!({"region": self.region(), "userPoolId": pool_id, "groups": groups}))?;
+            self.post(
+                "/_local_cloud/cognito/seed",
+                json!({"region": self.region(), "userPoolId": pool_id, "groups": groups}),
+            )?;
         }
         Ok(seeded)
     }

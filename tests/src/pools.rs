@@ -57,20 +57,29 @@ pub async fn create_pool(cloud: &LocalCloud, name: &str, username_attributes: &[
 }
 
 /// [`create_pool`] with an MFA configuration: `OFF`, `OPTIONAL` or `ON`.
-pub async fn create_pool_with_mfa(cloud: &LocalCloud, name: &str, username_attributes: &[&str], mfa: &str) -> Result<String> {
+pub async fn create_pool_with_mfa(
+    cloud: &LocalCloud,
+    name: &str,
+    username_attributes: &[&str],
+    mfa: &str,
+) -> Result<String> {
     let custom_string = |n: &str, max: &str| {
         SchemaAttributeType::builder()
             .name(n)
             .attribute_data_type(AttributeDataType::String)
             .mutable(true)
-            .string_attribute_constraints(StringAttributeConstraintsType::builder().min_length("0").max_length(max).build())
+            .string_attribute_constraints(
+                StringAttributeConstraintsType::builder().min_length("0").max_length(max).build(),
+            )
             .build()
     };
     let score = SchemaAttributeType::builder()
         .name("score")
         .attribute_data_type(AttributeDataType::Number)
         .mutable(true)
-        .number_attribute_constraints(NumberAttributeConstraintsType::builder().min_value("0").max_value("1000").build())
+        .number_attribute_constraints(
+            NumberAttributeConstraintsType::builder().min_value("0").max_value("1000").build(),
+        )
         .build();
     let out = cloud
         .cognito()
@@ -92,7 +101,11 @@ pub fn nasty_users(n: usize) -> Vec<SeedUser> {
     (0..n)
         .map(|i| {
             let federated = i % 50 == 49;
-            let username = if federated { format!("Google_{:021}", 100_000_000_000_000_000u128 + i as u128) } else { format!("user-{i:05}") };
+            let username = if federated {
+                format!("Google_{:021}", 100_000_000_000_000_000u128 + i as u128)
+            } else {
+                format!("user-{i:05}")
+            };
             let status = match i {
                 _ if federated => "EXTERNAL_PROVIDER",
                 _ if i % 13 == 5 => "UNCONFIRMED",

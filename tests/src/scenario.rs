@@ -20,7 +20,7 @@ pub struct Scenario {
     pub groups: Vec<SeedGroup>,
     /// Fixture key → what the pool created (username, sub).
     pub seeded: BTreeMap<String, Seeded>,
-    pub deployment: infra::local_deploy::Deployment,
+    pub deployment: infra::stack_deploy::Deployment,
     pub inbox: Inbox,
 }
 
@@ -29,7 +29,7 @@ pub async fn scenario(
     username_attributes: &[&str],
     users: Vec<SeedUser>,
     group_count: usize,
-    tweak: impl FnOnce(&mut infra::definitions::StackConfig),
+    tweak: impl FnOnce(&mut workflows::TestStack),
 ) -> Result<Scenario> {
     scenario_with_mfa(label, username_attributes, "OFF", users, group_count, tweak).await
 }
@@ -40,7 +40,7 @@ pub async fn scenario_with_mfa(
     mfa: &str,
     users: Vec<SeedUser>,
     group_count: usize,
-    tweak: impl FnOnce(&mut infra::definitions::StackConfig),
+    tweak: impl FnOnce(&mut workflows::TestStack),
 ) -> Result<Scenario> {
     let cloud = LocalCloud::connect().await?;
     let prefix = workflows::unique_prefix(label);
@@ -48,7 +48,7 @@ pub async fn scenario_with_mfa(
     let groups = pools::groups_for(&users[..users.len().min(MAX_GROUPED_USERS)], group_count);
     let seeded = cloud.seed(&pool_id, &users, &groups)?.into_iter().map(|s| (s.key.clone(), s)).collect();
     let deployment = workflows::deploy(&cloud, &prefix, &pool_id, tweak).await?;
-    let inbox = Inbox::subscribe(&cloud, &deployment.notification_topic_arn).await?;
+    let inbox = Inbox::subscribe(&cloud, &deployment.primary.notification_topic_arn).await?;
     Ok(Scenario { cloud, pool_id, users, groups, seeded, deployment, inbox })
 }
 
@@ -66,13 +66,9 @@ impl Scenario {
     }
 
     pub fn expected_memberships(&self) -> BTreeSet<(String, String)> {
-        self.groups
-            .iter()
-            .flat_map(|g| g.members.iter().map(|m| (g.name.clone(), self.sub(m).to_owned())))
-            .collect()
+        self.groups.iter().flat_map(|g| g.members.iter().map(|m| (g.name.clone(), self.sub(m).to_owned()))).collect()
     }
 }
-
 
 impl Scenario {
     /// The backed-up pool's configuration, read from the backup table.
@@ -104,13 +100,11 @@ impl Scenario {
     pub async fn import(&self, region: Option<&str>, input: serde_json::Value) -> Result<Execution> {
         let cloud = self.cloud_in(region).await?;
         let arn = match region {
-            None => self.deployment.import_state_machine_arn.clone(),
+            None => self.deployment.primary.import_state_machine_arn.clone(),
             Some(r) => self
                 .deployment
-                .backup_region
-                .as_ref()
-                .filter(|b| b.region == r)
-                .map(|b| b.import_state_machine_arn.clone())
+                .region(r)
+                .map(|d| d.import_state_machine_arn.clone())
                 .ok_or_else(|| format!("no ImportWorkflow deployed in {r}"))?,
         };
         let execution = workflows::start(&cloud, &arn, &input.to_string()).await?;

@@ -1,12 +1,12 @@
 //! Deploying the stack into the local cloud and running its workflows through Step Functions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use backup_domain::schema::BackupItem;
-use infra::definitions::StackConfig;
-use infra::local_deploy::Deployment;
+use infra::cloudformation::Assets;
+use infra::stack_deploy::{self, Deployment, StackConfig};
 
 use crate::Result;
 use crate::local_cloud::LocalCloud;
@@ -16,10 +16,46 @@ pub fn unique_prefix(label: &str) -> String {
     format!("{label}{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
-pub async fn deploy(cloud: &LocalCloud, prefix: &str, pool_id: &str, tweak: impl FnOnce(&mut StackConfig)) -> Result<Deployment> {
-    let mut cfg = StackConfig::new(prefix, pool_id);
-    tweak(&mut cfg);
-    Ok(infra::local_deploy::deploy(&cloud.sdk, &cfg).await?)
+/// What a test deploys: the stack's parameters, and (tests only) settings of every function that the
+/// stack does not expose, applied after the deployment as an operator would with the Lambda API.
+pub struct TestStack {
+    pub config: StackConfig,
+    /// Replaces every function's timeout, so a long step runs over several invocations.
+    pub function_timeout: Option<i32>,
+    /// Added to every function's environment (e.g. a smaller INVOCATION_SAFETY_MARGIN_SECONDS).
+    pub environment: BTreeMap<String, String>,
+}
+
+/// Deploys the stack through CloudFormation (the one deploy path), then applies the test's settings.
+pub async fn deploy(
+    cloud: &LocalCloud,
+    prefix: &str,
+    pool_id: &str,
+    tweak: impl FnOnce(&mut TestStack),
+) -> Result<Deployment> {
+    let mut stack =
+        TestStack { config: StackConfig::new(prefix, pool_id), function_timeout: None, environment: BTreeMap::new() };
+    tweak(&mut stack);
+    let code = |_: &str| stack_deploy::placeholder_zip();
+    let deployment = stack_deploy::deploy(&cloud.sdk, &stack.config, &Assets::for_deployment(prefix), &code).await?;
+    if stack.function_timeout.is_some() || !stack.environment.is_empty() {
+        for region in [&deployment.primary, &deployment.backup] {
+            let lambda = cloud.in_region(&region.region).await?.lambda();
+            for function in &region.functions {
+                let current = lambda.get_function_configuration().function_name(function).send().await?;
+                let mut variables = current.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+                variables.extend(stack.environment.clone());
+                lambda
+                    .update_function_configuration()
+                    .function_name(function)
+                    .set_timeout(stack.function_timeout.or(current.timeout()))
+                    .environment(aws_sdk_lambda::types::Environment::builder().set_variables(Some(variables)).build())
+                    .send()
+                    .await?;
+            }
+        }
+    }
+    Ok(deployment)
 }
 
 /// A finished execution.
@@ -78,7 +114,7 @@ pub async fn wait(cloud: &LocalCloud, execution_arn: &str, limit: Duration) -> R
 }
 
 pub async fn run_export(cloud: &LocalCloud, deployment: &Deployment, input: &str) -> Result<Execution> {
-    let arn = start(cloud, &deployment.export_state_machine_arn, input).await?;
+    let arn = start(cloud, deployment.export_state_machine_arn(), input).await?;
     wait(cloud, &arn, Duration::from_secs(600)).await
 }
 
@@ -126,7 +162,8 @@ impl Inbox {
     pub async fn messages(&self) -> Result<Vec<(String, String)>> {
         let mut all = Vec::new();
         loop {
-            let out = self.cloud.sqs().receive_message().queue_url(&self.queue_url).max_number_of_messages(10).send().await?;
+            let out =
+                self.cloud.sqs().receive_message().queue_url(&self.queue_url).max_number_of_messages(10).send().await?;
             if out.messages().is_empty() {
                 return Ok(all);
             }
@@ -136,7 +173,13 @@ impl Inbox {
                     envelope["Subject"].as_str().unwrap_or_default().to_owned(),
                     envelope["Message"].as_str().unwrap_or_default().to_owned(),
                 ));
-                self.cloud.sqs().delete_message().queue_url(&self.queue_url).set_receipt_handle(m.receipt_handle().map(str::to_owned)).send().await?;
+                self.cloud
+                    .sqs()
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .set_receipt_handle(m.receipt_handle().map(str::to_owned))
+                    .send()
+                    .await?;
             }
         }
     }

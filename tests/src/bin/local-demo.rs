@@ -43,19 +43,27 @@ async fn run() -> Result<()> {
         users.iter().filter(|u| u.status == "EXTERNAL_PROVIDER").count(),
     );
 
-    println!("2. Deploying the stack (both workflows, backup table with its replica in the backup Region, topic, schedule)…");
+    println!(
+        "2. Deploying the stack (both workflows, backup table with its replica in the backup Region, topic, schedule)…"
+    );
     // Nothing else uses the local pool, so the demo may take the whole of each Cognito quota.
-    let deployment = workflows::deploy(&cloud, &prefix, &pool_id, |cfg| cfg.quota_share = 1.0).await?;
-    println!("   (quota share 1.0: the workflows may use all of each Cognito quota, as no application shares them here)");
-    println!("   state machine {}", deployment.export_state_machine_arn);
+    let deployment = workflows::deploy(&cloud, &prefix, &pool_id, |stack| stack.config.quota_share = 1.0).await?;
+    println!(
+        "   (quota share 1.0: the workflows may use all of each Cognito quota, as no application shares them here)"
+    );
+    println!("   state machine {}", deployment.export_state_machine_arn());
 
     println!("3. Running the ExportWorkflow through Step Functions…");
     let started = Instant::now();
-    let arn = workflows::start(&cloud, &deployment.export_state_machine_arn, "{}").await?;
+    let arn = workflows::start(&cloud, deployment.export_state_machine_arn(), "{}").await?;
     follow(&cloud, &arn).await?;
     let execution = workflows::wait(&cloud, &arn, Duration::from_secs(600)).await?;
     if execution.status != ExecutionStatus::Succeeded {
-        return Err(format!("the ExportWorkflow ended {:?}: {:?} {:?}", execution.status, execution.error, execution.cause).into());
+        return Err(format!(
+            "the ExportWorkflow ended {:?}: {:?} {:?}",
+            execution.status, execution.error, execution.cause
+        )
+        .into());
     }
     let wall = started.elapsed();
 
@@ -71,7 +79,8 @@ async fn run() -> Result<()> {
         .iter()
         .find_map(|i| if let BackupItem::ExportMarker(m) = i { Some(m.clone()) } else { None })
         .ok_or("the backup has no export marker")?;
-    let subs: BTreeSet<&str> = items.iter().filter_map(|i| if let BackupItem::User(u) = i { Some(u.sub.as_str()) } else { None }).collect();
+    let subs: BTreeSet<&str> =
+        items.iter().filter_map(|i| if let BackupItem::User(u) = i { Some(u.sub.as_str()) } else { None }).collect();
     let all_users_present = seeded.iter().all(|s| subs.contains(s.sub.as_str()));
 
     println!();
@@ -79,7 +88,11 @@ async fn run() -> Result<()> {
     println!("  users        {u:>6}   (pool: {})", users.len());
     println!("  groups       {g:>6}   (pool: {GROUPS})");
     println!("  memberships  {m:>6}   (pool: {memberships})");
-    println!("  duration     {:>6.1} s (workflow, from the export marker); {:.1} s wall clock", marker.duration_seconds, wall.as_secs_f64());
+    println!(
+        "  duration     {:>6.1} s (workflow, from the export marker); {:.1} s wall clock",
+        marker.duration_seconds,
+        wall.as_secs_f64()
+    );
     if u != users.len() || g != GROUPS || m != memberships || !all_users_present {
         return Err("the backup does not match the pool".into());
     }
@@ -94,28 +107,53 @@ async fn run() -> Result<()> {
     let target = backup_aws::create_pool_like(&cloud.cognito(), &snapshot, &format!("{prefix}-restored")).await?;
     println!("   new pool {target}");
     let input = serde_json::json!({"NewUserPoolId": target}).to_string();
-    let arn = workflows::start(&cloud, &deployment.import_state_machine_arn, &input).await?;
+    let arn = workflows::start(&cloud, &deployment.primary.import_state_machine_arn, &input).await?;
     follow(&cloud, &arn).await?;
     let restore = workflows::wait(&cloud, &arn, Duration::from_secs(900)).await?;
     let Some(report) = restore.output.filter(|_| restore.status == ExecutionStatus::Succeeded) else {
-        return Err(format!("the ImportWorkflow ended {:?}: {:?} {:?}", restore.status, restore.error, restore.cause).into());
+        return Err(
+            format!("the ImportWorkflow ended {:?}: {:?} {:?}", restore.status, restore.error, restore.cause).into()
+        );
     };
     let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-    let (users, state, v) = (&report["users"], &report["userState"], &report["verification"]);
+    let (plan, p, v) = (&report["plan"], &report["pipeline"], &report["verification"]);
     println!();
     println!("Restore report ({})", report["reportLocation"].as_str().unwrap_or_default());
-    println!("  users by CSV import    {:>6}   ({} import job(s), {} rows rejected)", n(&users["csvSubmitted"]), n(&users["jobs"]), n(&users["csvRejected"]));
-    println!("  users by AdminCreateUser {:>4}   (values the CSV dialect would change, unconfirmed or unverified users)", n(&users["adminCreated"]));
-    println!("  not restorable         {:>6}   (federated users, listed with the reason)", n(&users["notRestorable"]));
-    println!("  groups                 {:>6}", n(&report["groups"]["created"]));
-    println!("  disabled users         {:>6}", n(&state["disabled"]));
-    println!("  memberships            {:>6}", n(&state["membershipsAdded"]));
-    println!("  verified               {:>6} users, {} groups, {} memberships", n(&v["usersVerified"]), n(&v["groupsVerified"]), n(&v["membershipsVerified"]));
-    println!("  differences            {:>6}   beyond the documented ones (new sub, no password, RESET_REQUIRED or FORCE_CHANGE_PASSWORD)", n(&v["differencesTotal"]));
     println!(
-        "  duration               {:>6.1} s (the plan estimated {:.0} s from Cognito's quotas: AdminAddUserToGroup allows 25 calls/s)",
+        "  users by CSV import    {:>6}   ({} import job(s), {} rows rejected and retried)",
+        n(&p["csv"]["imported"]),
+        n(&p["csv"]["jobsDone"]),
+        n(&p["csv"]["rejected"])
+    );
+    println!(
+        "  users by AdminCreateUser {:>4}   (values the CSV dialect would change, unconfirmed, unverified or disabled users)",
+        n(&p["direct"]["created"])
+    );
+    println!(
+        "  not restorable         {:>6}   (federated users, listed with the reason)",
+        n(&plan["usersNotRestorable"])
+    );
+    println!("  groups                 {:>6}", n(&p["groups"]["created"]));
+    println!(
+        "  disabled users         {:>6}   (each disabled right after it was created)",
+        n(&p["direct"]["disabled"])
+    );
+    println!("  memberships            {:>6}", n(&p["members"]["added"]));
+    println!(
+        "  verified               {:>6} of {} restorable users, {} groups, {} memberships",
+        n(&v["usersVerified"]),
+        n(&v["restorableUsers"]),
+        n(&v["groupsVerified"]),
+        n(&v["membershipsVerified"])
+    );
+    println!(
+        "  differences            {:>6}   beyond the documented ones (new sub, no password, RESET_REQUIRED or FORCE_CHANGE_PASSWORD)",
+        n(&v["differencesTotal"])
+    );
+    println!(
+        "  duration               {:>6.1} s (the plan estimated {:.0} s from Cognito's quotas)",
         report["durationSeconds"].as_f64().unwrap_or_default(),
-        report["plan"]["estimatedSeconds"].as_f64().unwrap_or_default()
+        plan["estimatedSeconds"].as_f64().unwrap_or_default()
     );
     if report["verified"] != true {
         return Err("the restore was not verified".into());
