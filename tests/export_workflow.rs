@@ -9,7 +9,7 @@ use local_harness::Result;
 use local_harness::local_cloud::Fault;
 use local_harness::pools;
 use local_harness::scenario::{scenario, scenario_with_mfa};
-use local_harness::workflows::{self, Execution, keys};
+use local_harness::workflows::{Execution, keys};
 
 fn users_of(items: &[BackupItem]) -> BTreeMap<String, UserItem> {
     items
@@ -251,43 +251,6 @@ async fn a_10000_user_pool_exports_across_several_invocations_with_nothing_lost_
         memberships.iter().map(|m| (m.group_name.clone(), m.sub.clone())).collect::<BTreeSet<_>>(),
         s.expected_memberships()
     );
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn of_two_executions_started_together_exactly_one_works_and_the_other_writes_nothing() -> Result<()> {
-    let s = scenario("twice", &[], pools::nasty_users(20), 2, |_| {}).await?;
-    let arn = s.deployment.export_state_machine_arn();
-    let (a, b) = tokio::join!(workflows::start(&s.cloud, arn, "{}"), workflows::start(&s.cloud, arn, "{}"));
-    let limit = std::time::Duration::from_secs(300);
-    let (a, b) = (workflows::wait(&s.cloud, &a?, limit).await?, workflows::wait(&s.cloud, &b?, limit).await?);
-    assert_succeeded(&a);
-    assert_succeeded(&b);
-    let proceeded = |e: &Execution| e.output.as_ref().is_some_and(|o| o.get("exportRunId").is_some());
-    let (winner, loser) = if proceeded(&a) { (a, b) } else { (b, a) };
-    assert!(proceeded(&winner), "{:?}", winner.output);
-    let out = loser.output.clone().unwrap_or_default();
-    assert_eq!(out["proceed"], false, "{out}");
-    assert_eq!(out["runningExecutionArn"], winner.arn.as_str());
-    assert_eq!(loser.times_entered("ExportUsers"), 0, "the other execution never listed or wrote");
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn throttled_cognito_calls_are_retried_and_lose_nothing() -> Result<()> {
-    let s = scenario("throttle", &[], pools::nasty_users(200), 3, |_| {}).await?;
-    let fault = s.cloud.inject_fault(&Fault::error(
-        "ListUsers",
-        &s.pool_id,
-        "TooManyRequestsException",
-        400,
-        "Too many requests",
-        Some(6),
-    ))?;
-    let execution = s.export().await;
-    s.cloud.clear_fault(&fault)?;
-    assert_succeeded(&execution?);
-    assert_eq!(users_of(&s.items().await?).len(), 200);
     Ok(())
 }
 

@@ -10,8 +10,8 @@ or an advanced selector on eventCategory Management not limited to readOnly true
 background thread (EventBridge receives these best effort and late, aws-limits.md). Reads
 (List*, Get*, Describe*, AdminGetUser) are never emitted: the product listens for changes.
 
-GET /_local_cloud/cloudtrail/recent → {"events": {region: [the last 100 events delivered]}} (local-cloud
-endpoints get no query string, so the caller picks its Region from the answer).
+GET /_local_cloud/cloudtrail/recent → {"events": {region: [the last 100 events delivered]}} (every
+Region at once: the caller picks its Region from the answer).
 
 What each event carries, and where that comes from ("unconfirmed" = no public sample found; chosen to
 be no more helpful than AWS plausibly is, so code that passes here does not lean on a guess):

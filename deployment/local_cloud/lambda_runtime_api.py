@@ -477,7 +477,6 @@ def install(ctx) -> None:
 
     LambdaSimpleBackend.invoke = backend_invoke
     install_timeout_checks()
-    accept_query_parameters()
 
     ctx.endpoint("GET", "/_local_cloud/lambda/invocations", lambda body: runner.log.recent(body.get("function")))
     ctx.endpoint("GET", "/_local_cloud/lambda/peak-rss", lambda _body: runner.log.peak_rss())
@@ -511,28 +510,3 @@ def install_timeout_checks() -> None:
 
     LambdaBackend.create_function = create_function
     LambdaFunction.update_configuration = update_configuration
-
-
-def accept_query_parameters() -> None:
-    """Lets GET /_local_cloud/... endpoints take their parameters from the query string
-    (`?function=x`): server.py hands endpoint handlers only the JSON body, so a GET with an empty body
-    and a query string is given the query parameters as that body. Idempotent (a body already there is
-    left alone), so another extension doing the same does no harm; belongs in server.py."""
-    import urllib.parse
-
-    from . import server
-
-    original = server.read_body
-
-    def read_body(environ) -> bytes:
-        raw = original(environ)
-        if (
-            not raw
-            and environ.get("REQUEST_METHOD") == "GET"
-            and environ.get("PATH_INFO", "").startswith("/_local_cloud/")
-            and environ.get("QUERY_STRING")
-        ):
-            return json.dumps(dict(urllib.parse.parse_qsl(environ["QUERY_STRING"]))).encode()
-        return raw
-
-    server.read_body = read_body

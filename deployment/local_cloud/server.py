@@ -22,6 +22,7 @@ import os
 import signal
 import threading
 import traceback
+import urllib.parse
 from typing import Any, Callable
 
 # Extension modules, installed in this order.
@@ -179,6 +180,9 @@ def main() -> None:
         raw = read_body(environ)
         try:
             body = json.loads(raw or b"{}")
+            if method == "GET" and not raw and environ.get("QUERY_STRING"):
+                # GET endpoints take their parameters from the query string (`?function=x`).
+                body = dict(urllib.parse.parse_qsl(environ["QUERY_STRING"]))
             if path == "/_local_cloud/health":
                 return json_response(start_response, 200, {"status": "running", "endpoint": ctx.url})
             if path == "/_local_cloud/config" and method == "GET":

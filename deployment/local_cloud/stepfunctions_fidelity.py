@@ -2,6 +2,9 @@
 
 - StartExecution without a name (as the console, EventBridge and Scheduler start executions) gets a
   generated UUID name, which `$$.Execution.Name` sees; names given are validated (InvalidName).
+- StartExecution with an input that is not JSON is refused with InvalidExecutionInput "Invalid State
+  Machine Execution Input: '<parser message>'" (API reference: "The provided JSON input data is not
+  valid"; moto answered an unnamed 400).
 - Payload limit, config `stepfunctions.payloadLimitBytes` (default 262,144; 0 = off): the UTF-8 bytes
   of the JSON text (API reference: "Length constraints apply to the payload size, and are expressed as
   bytes in UTF-8 encoding", maximum 262144).
@@ -161,6 +164,10 @@ class StepFunctionsFidelity:
             cls._eval_parameters = eval_parameters
 
         def check_start(request):
+            try:
+                json.loads(request.body.get("input") or "{}")
+            except ValueError as e:
+                raise ApiError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{e}'") from e
             if not self.within_payload_limit(request.body.get("input", "{}")):
                 raise ApiError(
                     "ValidationException",

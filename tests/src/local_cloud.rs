@@ -15,21 +15,43 @@ pub struct LocalCloud {
 }
 
 /// A fault the local cloud injects into calls of `operation` (e.g. "ListUsersInGroup"): an AWS error
-/// answer, or added latency.
-#[derive(Debug, Clone, Serialize)]
+/// answer, added latency, a killed function, or a batch left partly unprocessed.
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Fault {
     pub operation: String,
     /// Only requests whose body contains this (a pool ID, a table name) are affected.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub r#match: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
-    pub status: u16,
-    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Let this many matching calls through before the rule fires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<u32>,
     /// How many matching calls are affected; `None` = all until cleared.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// Only every Nth matching call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every: Option<u32>,
+    /// The rule lasts this long from its first matching call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Only calls whose JSON body has this field (e.g. PaginationToken).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_has: Option<String>,
+    /// Kills the running worker of this function when a matching call arrives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kill_function: Option<String>,
+    /// BatchWriteItem/BatchGetItem: this share of the batch comes back unprocessed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unprocessed_share: Option<f64>,
 }
 
 impl Fault {
@@ -46,10 +68,10 @@ impl Fault {
             operation: operation.into(),
             r#match: Some(matching.into()),
             error_code: Some(error_code.into()),
-            status,
-            message: message.into(),
+            status: Some(status),
+            message: Some(message.into()),
             count,
-            delay_ms: None,
+            ..Default::default()
         }
     }
 
@@ -58,12 +80,50 @@ impl Fault {
         Self {
             operation: operation.into(),
             r#match: Some(matching.into()),
-            error_code: None,
-            status: 200,
-            message: String::new(),
-            count: None,
             delay_ms: Some(delay_ms),
+            ..Default::default()
         }
+    }
+
+    /// Cognito throttles every `every`-th matching call for `duration_ms` (a throttling storm).
+    pub fn throttling_storm(operation: &str, matching: &str, every: u32, duration_ms: u64) -> Self {
+        Self {
+            every: Some(every),
+            duration_ms: Some(duration_ms),
+            ..Self::error(operation, matching, "TooManyRequestsException", 400, "Too many requests", None)
+        }
+    }
+}
+
+/// A fault rule in force until dropped.
+pub struct ActiveFault {
+    cloud: LocalCloud,
+    pub id: String,
+}
+
+impl ActiveFault {
+    /// How many calls the fault has acted on so far: a test asserts it happened at all.
+    pub fn hits(&self) -> Result<u64> {
+        self.cloud.fault_hits(&self.id)
+    }
+}
+
+impl Drop for ActiveFault {
+    fn drop(&mut self) {
+        let _ = self.cloud.clear_fault(&self.id);
+    }
+}
+
+/// Local cloud switches set until dropped, then put back.
+pub struct Switched {
+    cloud: LocalCloud,
+    section: String,
+    previous: serde_json::Value,
+}
+
+impl Drop for Switched {
+    fn drop(&mut self) {
+        let _ = self.cloud.configure(&self.section, self.previous.clone());
     }
 }
 
@@ -190,6 +250,44 @@ impl LocalCloud {
     pub fn inject_fault(&self, fault: &Fault) -> Result<String> {
         let rule = self.post("/_local_cloud/faults", serde_json::to_value(fault)?)?;
         Ok(rule["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Merges `values` into a section of the local cloud's switches (e.g. `stepfunctions`,
+    /// `{"consistencyLagMs": 2000}`); returns the previous values of those switches.
+    pub fn configure(&self, section: &str, values: serde_json::Value) -> Result<serde_json::Value> {
+        let current: serde_json::Value =
+            ureq::get(format!("{}/_local_cloud/config", self.endpoint)).call()?.body_mut().read_json()?;
+        let previous: serde_json::Map<String, serde_json::Value> = values
+            .as_object()
+            .map(|v| v.keys().map(|k| (k.clone(), current[section][k].clone())).collect())
+            .unwrap_or_default();
+        self.post("/_local_cloud/config", json!({ section: values }))?;
+        Ok(serde_json::Value::Object(previous))
+    }
+
+    /// Sets switches of a section (see [`configure`](Self::configure)) until the guard is dropped. The
+    /// switches are global: tests that set them run one at a time (`.config/nextest.toml`).
+    pub fn switch(&self, section: &str, values: serde_json::Value) -> Result<Switched> {
+        let previous = self.configure(section, values)?;
+        Ok(Switched { cloud: self.clone(), section: section.to_owned(), previous })
+    }
+
+    /// Fires a scheduled rule's targets now, `times` times (EventBridge delivers at least once).
+    pub fn fire_schedule(&self, rule: &str, times: u32) -> Result<serde_json::Value> {
+        self.post("/_local_cloud/events/fire-schedule", json!({"region": self.region(), "rule": rule, "times": times}))
+    }
+
+    /// Injects `fault` until the returned guard is dropped.
+    pub fn fault(&self, fault: &Fault) -> Result<ActiveFault> {
+        Ok(ActiveFault { id: self.inject_fault(fault)?, cloud: self.clone() })
+    }
+
+    /// How many calls the rule `id` has acted on (so a test knows its fault happened).
+    pub fn fault_hits(&self, id: &str) -> Result<u64> {
+        let rules: serde_json::Value =
+            ureq::get(format!("{}/_local_cloud/faults", self.endpoint)).call()?.body_mut().read_json()?;
+        let rule = rules.as_array().into_iter().flatten().find(|r| r["id"] == id);
+        Ok(rule.and_then(|r| r["hits"].as_u64()).unwrap_or(0))
     }
 
     pub fn clear_fault(&self, id: &str) -> Result<()> {

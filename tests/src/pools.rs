@@ -63,6 +63,26 @@ pub async fn create_pool_with_mfa(
     username_attributes: &[&str],
     mfa: &str,
 ) -> Result<String> {
+    create_shaped_pool(cloud, name, &PoolShape { username_attributes, mfa, extra_custom_attributes: 0 }).await
+}
+
+/// How a test pool signs users in, and how many custom attributes it has beyond the fixtures' three.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolShape<'a> {
+    pub username_attributes: &'a [&'a str],
+    /// `OFF`, `OPTIONAL` or `ON`.
+    pub mfa: &'a str,
+    /// String attributes `custom:extra01`… of up to 2,048 characters (Cognito allows 50 custom attributes).
+    pub extra_custom_attributes: usize,
+}
+
+/// The name of the `n`-th extra custom attribute of a [`PoolShape`] (from 1).
+pub fn extra_attribute(n: usize) -> String {
+    format!("custom:extra{n:02}")
+}
+
+pub async fn create_shaped_pool(cloud: &LocalCloud, name: &str, shape: &PoolShape<'_>) -> Result<String> {
+    let PoolShape { username_attributes, mfa, extra_custom_attributes } = *shape;
     let custom_string = |n: &str, max: &str| {
         SchemaAttributeType::builder()
             .name(n)
@@ -85,9 +105,16 @@ pub async fn create_pool_with_mfa(
         .cognito()
         .create_user_pool()
         .pool_name(name)
-        .schema(custom_string("tier", "20"))
-        .schema(custom_string("note", "2048"))
-        .schema(score)
+        .set_schema(Some(
+            std::iter::once(custom_string("tier", "20"))
+                .chain(std::iter::once(custom_string("note", "2048")))
+                .chain(std::iter::once(score))
+                .chain(
+                    (1..=extra_custom_attributes)
+                        .map(|n| custom_string(extra_attribute(n).trim_start_matches("custom:"), "2048")),
+                )
+                .collect(),
+        ))
         .set_username_attributes(Some(username_attributes.iter().map(|a| UsernameAttributeType::from(*a)).collect()))
         .auto_verified_attributes(aws_sdk_cognitoidentityprovider::types::VerifiedAttributeType::Email)
         .mfa_configuration(aws_sdk_cognitoidentityprovider::types::UserPoolMfaType::from(mfa))

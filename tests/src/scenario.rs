@@ -6,7 +6,7 @@ use backup_domain::schema::BackupItem;
 
 use crate::Result;
 use crate::local_cloud::{LocalCloud, Seeded};
-use crate::pools::{self, SeedGroup, SeedUser};
+use crate::pools::{self, PoolShape, SeedGroup, SeedUser};
 use crate::workflows::{self, Execution, Inbox, backup_items, run_export};
 
 /// Only the first users join groups, so the 10,000-user test stays about users, not memberships.
@@ -15,6 +15,8 @@ pub const MAX_GROUPED_USERS: usize = 600;
 /// A seeded pool with the stack deployed for it.
 pub struct Scenario {
     pub cloud: LocalCloud,
+    /// The deployment's resource prefix (function `<prefix>-export-users`, rule `<prefix>-ExportSchedule`).
+    pub prefix: String,
     pub pool_id: String,
     pub users: Vec<SeedUser>,
     pub groups: Vec<SeedGroup>,
@@ -42,14 +44,25 @@ pub async fn scenario_with_mfa(
     group_count: usize,
     tweak: impl FnOnce(&mut workflows::TestStack),
 ) -> Result<Scenario> {
+    let shape = PoolShape { username_attributes, mfa, extra_custom_attributes: 0 };
+    scenario_shaped(label, &shape, users, group_count, tweak).await
+}
+
+pub async fn scenario_shaped(
+    label: &str,
+    shape: &PoolShape<'_>,
+    users: Vec<SeedUser>,
+    group_count: usize,
+    tweak: impl FnOnce(&mut workflows::TestStack),
+) -> Result<Scenario> {
     let cloud = LocalCloud::connect().await?;
     let prefix = workflows::unique_prefix(label);
-    let pool_id = pools::create_pool_with_mfa(&cloud, &prefix, username_attributes, mfa).await?;
+    let pool_id = pools::create_shaped_pool(&cloud, &prefix, shape).await?;
     let groups = pools::groups_for(&users[..users.len().min(MAX_GROUPED_USERS)], group_count);
     let seeded = cloud.seed(&pool_id, &users, &groups)?.into_iter().map(|s| (s.key.clone(), s)).collect();
     let deployment = workflows::deploy(&cloud, &prefix, &pool_id, tweak).await?;
     let inbox = Inbox::subscribe(&cloud, &deployment.primary.notification_topic_arn).await?;
-    Ok(Scenario { cloud, pool_id, users, groups, seeded, deployment, inbox })
+    Ok(Scenario { cloud, prefix, pool_id, users, groups, seeded, deployment, inbox })
 }
 
 impl Scenario {
@@ -59,6 +72,18 @@ impl Scenario {
 
     pub async fn items(&self) -> Result<Vec<BackupItem>> {
         backup_items(&self.cloud, &self.deployment.backup_table_name).await
+    }
+
+    /// The deployed name of the function running `binary` (e.g. `export-users`).
+    pub fn function(&self, binary: &str) -> String {
+        use infra::definitions::{EXPORT_FUNCTIONS, IMPORT_FUNCTIONS, names};
+        let def = EXPORT_FUNCTIONS.iter().chain(IMPORT_FUNCTIONS).find(|f| f.binary == binary);
+        names::function(&self.prefix, def.unwrap_or_else(|| panic!("no function runs {binary}")))
+    }
+
+    /// The deployment's export schedule rule.
+    pub fn schedule_rule(&self) -> String {
+        infra::definitions::names::schedule_rule(&self.prefix)
     }
 
     pub fn sub(&self, key: &str) -> &str {

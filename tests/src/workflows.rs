@@ -78,6 +78,50 @@ impl Execution {
             .filter(|e| e.state_entered_event_details().is_some_and(|d| d.name() == name))
             .count()
     }
+
+    /// The error names of the tasks that failed and were retried or caught (e.g. `Runtime.ExitError`).
+    pub fn task_errors(&self) -> Vec<String> {
+        self.history
+            .iter()
+            .filter_map(|e| {
+                e.task_failed_event_details()
+                    .and_then(|d| d.error())
+                    .or_else(|| e.lambda_function_failed_event_details().and_then(|d| d.error()))
+                    .or_else(|| e.task_timed_out_event_details().and_then(|d| d.error()))
+                    .or_else(|| e.lambda_function_timed_out_event_details().and_then(|d| d.error()))
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The outputs of the Lambda tasks that succeeded, in order.
+    pub fn step_outputs(&self) -> Vec<serde_json::Value> {
+        self.history
+            .iter()
+            .filter_map(|e| {
+                e.lambda_function_succeeded_event_details()
+                    .and_then(|d| d.output())
+                    .or_else(|| e.task_succeeded_event_details().and_then(|d| d.output()))
+            })
+            .filter_map(|o| serde_json::from_str(o).ok())
+            .collect()
+    }
+
+    /// How many Lambda invocations the execution made (a retried task state is invoked more than once).
+    pub fn invocations(&self) -> usize {
+        let scheduled = [HistoryEventType::LambdaFunctionScheduled, HistoryEventType::TaskScheduled];
+        self.history.iter().filter(|e| scheduled.contains(e.r#type())).count()
+    }
+
+    /// How many times any task state was entered.
+    pub fn times_entered_any(&self) -> usize {
+        self.history.iter().filter(|e| e.r#type() == &HistoryEventType::TaskStateEntered).count()
+    }
+
+    /// Whether the export did its work (false: it found another run holding the lease and stopped).
+    pub fn proceeded(&self) -> bool {
+        self.output.as_ref().is_some_and(|o| o.get("exportRunId").is_some())
+    }
 }
 
 pub async fn start(cloud: &LocalCloud, state_machine_arn: &str, input: &str) -> Result<String> {
@@ -90,7 +134,13 @@ pub async fn wait(cloud: &LocalCloud, execution_arn: &str, limit: Duration) -> R
     let sfn = cloud.sfn();
     let started = Instant::now();
     loop {
-        let d = sfn.describe_execution().execution_arn(execution_arn).send().await?;
+        let Some(d) = describe(&sfn, execution_arn).await? else {
+            if started.elapsed() > limit {
+                return Err(format!("execution {execution_arn} does not exist").into());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        };
         if d.status() != &ExecutionStatus::Running {
             let mut history = Vec::new();
             let mut pages = sfn.get_execution_history().execution_arn(execution_arn).into_paginator().send();
@@ -113,6 +163,19 @@ pub async fn wait(cloud: &LocalCloud, execution_arn: &str, limit: Duration) -> R
     }
 }
 
+/// DescribeExecution, or `None` while a just-started execution is not visible yet (Step Functions is
+/// eventually consistent; the local cloud's `stepfunctions.consistencyLagMs` models it).
+async fn describe(
+    sfn: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+) -> Result<Option<aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput>> {
+    match sfn.describe_execution().execution_arn(execution_arn).send().await {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_execution_does_not_exist()) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub async fn run_export(cloud: &LocalCloud, deployment: &Deployment, input: &str) -> Result<Execution> {
     let arn = start(cloud, deployment.export_state_machine_arn(), input).await?;
     wait(cloud, &arn, Duration::from_secs(600)).await
@@ -123,7 +186,12 @@ pub async fn backup_items(cloud: &LocalCloud, table: &str) -> Result<Vec<BackupI
     let mut pages = cloud.dynamodb().scan().table_name(table).consistent_read(true).into_paginator().items().send();
     let mut items = Vec::new();
     while let Some(item) = pages.next().await {
-        items.push(backup_aws::from_dynamo_item(item?)?);
+        let item = item?;
+        // The lease of a running workflow shares the table; it is not backup content.
+        let item_type = item.get(backup_domain::schema::ITEM_TYPE_ATTRIBUTE).and_then(|v| v.as_s().ok());
+        if item_type.map(String::as_str) != Some(backup_domain::schema::LEASE_ITEM_TYPE) {
+            items.push(backup_aws::from_dynamo_item(item)?);
+        }
     }
     Ok(items)
 }
@@ -183,4 +251,33 @@ impl Inbox {
             }
         }
     }
+}
+
+/// Waits until the running execution has entered `state` (or ended); true when it entered it.
+pub async fn wait_for_state(cloud: &LocalCloud, execution_arn: &str, state: &str, limit: Duration) -> Result<bool> {
+    let sfn = cloud.sfn();
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let mut pages = sfn.get_execution_history().execution_arn(execution_arn).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let entered = page?.events().iter().any(|e| {
+                e.r#type() == &HistoryEventType::TaskStateEntered
+                    && e.state_entered_event_details().is_some_and(|d| d.name() == state)
+            });
+            if entered {
+                return Ok(true);
+            }
+        }
+        if describe(&sfn, execution_arn).await?.is_some_and(|d| d.status() != &ExecutionStatus::Running) {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("execution {execution_arn} did not reach {state} within {limit:?}").into())
+}
+
+/// The executions of a state machine (all statuses), newest first.
+pub async fn executions_of(cloud: &LocalCloud, state_machine_arn: &str) -> Result<Vec<String>> {
+    let out = cloud.sfn().list_executions().state_machine_arn(state_machine_arn).send().await?;
+    Ok(out.executions().iter().map(|e| e.execution_arn().to_owned()).collect())
 }

@@ -16,8 +16,32 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 /// DynamoDB's limits per BatchWriteItem and per BatchGetItem.
 const WRITE_BATCH: usize = 25;
 const GET_BATCH: usize = 100;
-/// Rounds of resubmitting what DynamoDB left unprocessed (backoff from 50 ms) before giving up.
-const ROUNDS: u32 = 10;
+/// Rounds in a row in which DynamoDB processed less than half of what was sent, before giving up.
+const SLOW_ROUNDS: u32 = 10;
+
+/// The pause before resubmitting what DynamoDB left unprocessed. It doubles (from 50 ms, up to 6.4 s)
+/// only while rounds make little progress: a table that takes half of each batch is busy, not stuck, and
+/// waiting seconds between rounds that each halve the rest would only make the run slower.
+#[derive(Default)]
+struct Resubmission {
+    slow_rounds: u32,
+}
+
+impl Resubmission {
+    /// Records a round that sent `sent` and got `left` back; `false` when it is time to give up.
+    async fn next(&mut self, sent: usize, left: usize) -> bool {
+        if left * 2 > sent {
+            self.slow_rounds += 1;
+        } else {
+            self.slow_rounds = 0;
+        }
+        if self.slow_rounds >= SLOW_ROUNDS {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50 << self.slow_rounds.min(7))).await;
+        true
+    }
+}
 
 /// A table, named for error messages, with the meter its consumed capacity goes to.
 pub(crate) struct BatchTable<'a> {
@@ -38,12 +62,6 @@ fn unique(mut keys: Vec<Item>) -> Vec<Item> {
     });
     keys.dedup();
     keys
-}
-
-async fn backoff(round: u32) {
-    if round > 0 {
-        tokio::time::sleep(Duration::from_millis(50 << round.min(7))).await;
-    }
 }
 
 impl BatchTable<'_> {
@@ -76,17 +94,9 @@ impl BatchTable<'_> {
                     Ok(WriteRequest::builder().put_request(put).build())
                 })
                 .collect::<Result<Vec<_>, PortError>>()?;
-            let mut round = 0;
+            let mut resubmission = Resubmission::default();
             while !requests.is_empty() {
-                if round == ROUNDS {
-                    return Err(PortError::Throttled(format!(
-                        "BatchWriteItem on {} {} left {} items unprocessed after {round} rounds; the table is throttled, retry later",
-                        self.kind,
-                        self.name,
-                        requests.len()
-                    )));
-                }
-                backoff(round).await;
+                let sent = requests.len();
                 let out = self
                     .client
                     .batch_write_item()
@@ -97,7 +107,15 @@ impl BatchTable<'_> {
                     .map_err(|e| self.err("BatchWriteItem", e))?;
                 self.meter.write(out.consumed_capacity());
                 requests = out.unprocessed_items.and_then(|mut m| m.remove(self.name)).unwrap_or_default();
-                round += 1;
+                if !requests.is_empty() && !resubmission.next(sent, requests.len()).await {
+                    return Err(PortError::Throttled(format!(
+                        "BatchWriteItem on {} {} left {} items unprocessed round after round; the table is throttled, \
+                         retry later",
+                        self.kind,
+                        self.name,
+                        requests.len()
+                    )));
+                }
             }
         }
         Ok(())
@@ -113,14 +131,9 @@ impl BatchTable<'_> {
                 .consistent_read(consistent)
                 .build()
                 .map_err(|e| PortError::InvalidRequest(e.to_string()))?;
-            for round in 0..=ROUNDS {
-                if round == ROUNDS {
-                    return Err(PortError::Throttled(format!(
-                        "BatchGetItem on {} {} kept returning unprocessed keys",
-                        self.kind, self.name
-                    )));
-                }
-                backoff(round).await;
+            let mut resubmission = Resubmission::default();
+            loop {
+                let sent = request.keys().len();
                 let out = self
                     .client
                     .batch_get_item()
@@ -132,7 +145,16 @@ impl BatchTable<'_> {
                 self.meter.read(out.consumed_capacity());
                 found.extend(out.responses.and_then(|mut r| r.remove(self.name)).unwrap_or_default());
                 match out.unprocessed_keys.and_then(|mut u| u.remove(self.name)) {
-                    Some(rest) if !rest.keys().is_empty() => request = rest,
+                    Some(rest) if !rest.keys().is_empty() => {
+                        if !resubmission.next(sent, rest.keys().len()).await {
+                            return Err(PortError::Throttled(format!(
+                                "BatchGetItem on {} {} returned unprocessed keys round after round; the table is \
+                                 throttled, retry later",
+                                self.kind, self.name
+                            )));
+                        }
+                        request = rest;
+                    }
                     _ => break,
                 }
             }
@@ -144,6 +166,27 @@ impl BatchTable<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_table_that_takes_half_of_each_batch_is_resubmitted_at_once_and_a_stuck_one_given_up() {
+        let mut busy = Resubmission::default();
+        let start = tokio::time::Instant::now();
+        for left in [50, 25, 12, 6, 3, 1] {
+            assert!(busy.next(left * 2, left).await);
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(6 * 50), "no growing pause while rounds make progress");
+
+        let mut stuck = Resubmission::default();
+        let rounds = std::iter::repeat_with(|| ()).take(20);
+        let mut kept_going = 0;
+        for () in rounds {
+            if !stuck.next(100, 99).await {
+                break;
+            }
+            kept_going += 1;
+        }
+        assert_eq!(kept_going, SLOW_ROUNDS - 1);
+    }
 
     #[test]
     fn repeated_keys_are_requested_once() {

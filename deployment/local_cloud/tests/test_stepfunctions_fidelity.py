@@ -69,6 +69,11 @@ class NamesTest(unittest.TestCase):
             self.assertEqual(described["name"], name)
             self.assertEqual(json.loads(described["output"]), {"name": name})
 
+    def test_input_that_is_not_json_is_refused(self):
+        with self.assertRaises(ClientError) as caught:
+            client("stepfunctions").start_execution(stateMachineArn=state_machine(PASS), input='{"Allow')
+        self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidExecutionInput")
+
     def test_invalid_name_is_refused(self):
         with self.assertRaises(ClientError) as caught:
             client("stepfunctions").start_execution(stateMachineArn=state_machine(PASS), name="bad name")

@@ -48,6 +48,12 @@ impl ExportRequest {
         if input.is_null() {
             return Ok(Self::default());
         }
+        // Serde would read a struct from an array too (`[true]` as AllowMassRemoval): only objects.
+        if !input.is_object() {
+            return Err(StepError::InvalidInput(format!(
+                "the ExportWorkflow input must be a JSON object, not {input}. Valid inputs: {EXAMPLE}"
+            )));
+        }
         serde_json::from_value(input.clone()).map_err(|e| {
             StepError::InvalidInput(format!("the ExportWorkflow input is not valid ({e}). Valid inputs: {EXAMPLE}"))
         })

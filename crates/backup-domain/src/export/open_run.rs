@@ -159,6 +159,12 @@ mod tests {
         };
         let err = run(ports, &execs, &typo).await.unwrap_err();
         assert!(err.to_string().contains("unknown field") && err.to_string().contains("AllowMassRemoval"), "{err}");
+        // Serde reads structs from arrays: `[true]` must not mean AllowMassRemoval.
+        for not_an_object in [serde_json::json!([true]), serde_json::json!("x"), serde_json::json!(42)] {
+            let odd = OpenRunInput { execution_arn: "fourth".into(), execution_input: not_an_object };
+            let err = run(ports, &execs, &odd).await.unwrap_err();
+            assert_eq!(err.error_name(), "InvalidInput", "{err}");
+        }
     }
 
     #[tokio::test]

@@ -62,6 +62,12 @@ fn valid_pool_id(id: &str) -> bool {
 impl ImportRequest {
     /// Parses and checks the execution input; every error says what is wrong and shows a valid input.
     pub fn parse(input: &serde_json::Value, region: &str, backup_table: &str) -> Result<Self, StepError> {
+        // Serde would read a struct from an array too: only objects.
+        if !input.is_object() {
+            return Err(StepError::InvalidInput(format!(
+                "the ImportWorkflow input must be a JSON object, not {input}. Example: {EXAMPLE}"
+            )));
+        }
         let request: ImportRequest = serde_json::from_value(input.clone()).map_err(|e| {
             StepError::InvalidInput(format!(
                 "the ImportWorkflow input is not valid ({e}); ConflictPolicy is fail, skip-existing or overwrite. Example: {EXAMPLE}"
@@ -127,6 +133,7 @@ mod tests {
     fn bad_inputs_are_explained() {
         let err = |v: serde_json::Value| parse(v).unwrap_err().to_string();
         assert!(err(json!({})).contains("Example"));
+        assert!(err(json!(["us-east-1_abc123", "overwrite"])).contains("must be a JSON object"));
         assert!(err(json!({"NewUserPoolId": "abc"})).contains("not a user pool ID"));
         assert!(err(json!({"NewUserPoolId": "us-east-1_a-b"})).contains("not a user pool ID"));
         assert!(err(json!({"NewUserPoolId": "eu-west-1_abc"})).contains("not in us-east-1"));
