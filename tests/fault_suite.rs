@@ -56,7 +56,7 @@ async fn until_hit(fault: &local_harness::local_cloud::ActiveFault) -> Result<()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_throttling_storm_during_export_and_restore() -> Result<()> {
     let s = scenario("storm", &[], pools::nasty_users(120), 6, |_| {}).await?;
-    let storm = |operation: &str, pool: &str| s.cloud.fault(&Fault::throttling_storm(operation, pool, 2, 20_000));
+    let storm = |operation: &str, pool: &str| s.cloud.fault(&Fault::throttling_storm(operation, pool, 2, 30_000));
     {
         let users = storm("ListUsers", &s.pool_id)?;
         let members = storm("ListUsersInGroup", &s.pool_id)?;

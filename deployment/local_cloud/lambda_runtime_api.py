@@ -336,6 +336,11 @@ class LambdaRunner:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{fn.function_name}",
         }
+        # Lambda derives these from the function's LoggingConfig (JSON logs, and their level).
+        logging = getattr(fn, "logging_config", None) or {}
+        env["AWS_LAMBDA_LOG_FORMAT"] = logging.get("LogFormat", "Text")
+        if logging.get("LogFormat") == "JSON" and logging.get("ApplicationLogLevel"):
+            env["AWS_LAMBDA_LOG_LEVEL"] = logging["ApplicationLogLevel"]
         if "RUST_LOG" in os.environ:
             env["RUST_LOG"] = os.environ["RUST_LOG"]
         env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})

@@ -105,11 +105,40 @@ def _lambda_environment_is_strings() -> None:
     def init(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
         strings(self)
+        spec = args[0] if args else kwargs.get("spec", {})
+        self.logging_config = spec.get("LoggingConfig") if isinstance(spec, dict) else None
 
     def update_configuration(self, *args, **kwargs):
         result = original_update(self, *args, **kwargs)
         strings(self)
+        updates = args[0] if args else kwargs.get("config_updates", {})
+        if isinstance(updates, dict) and updates.get("LoggingConfig"):
+            self.logging_config = updates["LoggingConfig"]
         return result
 
     LambdaFunction.__init__ = init
     LambdaFunction.update_configuration = update_configuration
+    _lambda_logging_config_kept()
+
+
+def _lambda_logging_config_kept() -> None:
+    """A function's LoggingConfig (moto drops it): Lambda gives the function AWS_LAMBDA_LOG_FORMAT and
+    AWS_LAMBDA_LOG_LEVEL from it, which the Rust runtime's subscriber reads (JSON logs)."""
+    from moto.awslambda.models import LambdaFunction
+
+    original_cfn = LambdaFunction.create_from_cloudformation_json.__func__
+    original_configuration = LambdaFunction.get_configuration
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, *args, **kwargs):
+        fn = original_cfn(cls, resource_name, cloudformation_json, *args, **kwargs)
+        fn.logging_config = cloudformation_json.get("Properties", {}).get("LoggingConfig")
+        return fn
+
+    def get_configuration(self, *args, **kwargs):
+        config = original_configuration(self, *args, **kwargs)
+        if getattr(self, "logging_config", None):
+            config["LoggingConfig"] = self.logging_config
+        return config
+
+    LambdaFunction.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+    LambdaFunction.get_configuration = get_configuration

@@ -232,12 +232,39 @@ pub async fn wait_for(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Resu
             Some(s) if s.as_str().ends_with("IN_PROGRESS") => tokio::time::sleep(Duration::from_millis(500)).await,
             None => tokio::time::sleep(Duration::from_millis(500)).await,
             Some(other) => {
-                let reason = first.and_then(|s| s.stack_status_reason()).unwrap_or_default().to_owned();
+                let mut reason = first.and_then(|s| s.stack_status_reason()).unwrap_or_default().to_owned();
+                if let Some(cause) = first_failure(cfn, stack).await {
+                    reason = format!("{reason} {cause}").trim().to_owned();
+                }
                 return Err(DeployError::new(format!("stack {stack}"), format!("ended {}: {reason}", other.as_str())));
             }
         }
     }
     Err(DeployError::new(format!("stack {stack}"), "still in progress after 10 minutes"))
+}
+
+/// The reason of the first resource that failed in the stack's latest operation (what the operator must
+/// read: the stack's own reason only says that resources failed).
+async fn first_failure(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Option<String> {
+    let events = cfn.describe_stack_events().stack_name(stack).send().await.ok()?;
+    // Newest first: the first failure is the last failed event before the operation began.
+    let mut failure = None;
+    for e in events.stack_events() {
+        let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
+        let is_stack = e.logical_resource_id() == Some(stack);
+        if is_stack && (status.ends_with("_IN_PROGRESS") && !status.contains("ROLLBACK") && !status.contains("CLEANUP"))
+        {
+            break;
+        }
+        if status.ends_with("_FAILED") && !is_stack {
+            failure = Some(format!(
+                "{} {status}: {}",
+                e.logical_resource_id().unwrap_or_default(),
+                e.resource_status_reason().unwrap_or_default()
+            ));
+        }
+    }
+    failure
 }
 
 fn outputs(stack: &aws_sdk_cloudformation::types::Stack) -> HashMap<String, String> {

@@ -29,7 +29,7 @@ const fn bad(id: &'static str, what: &'static str, outcome: &'static str) -> Cas
 pub const CASES: &[Case] = &[
     fault(
         "a_throttling_storm_during_export_and_restore",
-        "Cognito answers TooManyRequests to every second ListUsers, ListUsersInGroup, AdminCreateUser and AdminAddUserToGroup call for 20 s",
+        "Cognito answers TooManyRequests to every second ListUsers, ListUsersInGroup, AdminCreateUser and AdminAddUserToGroup call for 30 s",
         "The rate budget halves its rate at each throttle and retries; both runs complete; the backup is the pool and the restore verifies",
     ),
     fault(

@@ -121,3 +121,15 @@ class TestHandlerTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LoggingConfigTest(unittest.TestCase):
+    def test_the_log_format_and_level_reach_the_function_from_its_logging_config(self):
+        json_logs = script_function(
+            "log_settings.py", LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"}
+        )["FunctionName"]
+        self.assertEqual(invoke(json_logs, {}), (None, {"format": "JSON", "level": "DEBUG"}))
+        configuration = client("lambda").get_function_configuration(FunctionName=json_logs)
+        self.assertEqual(configuration["LoggingConfig"]["LogFormat"], "JSON")
+        plain = script_function("log_settings.py")["FunctionName"]
+        self.assertEqual(invoke(plain, {}), (None, {"format": "Text", "level": None}))

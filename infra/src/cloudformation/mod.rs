@@ -107,6 +107,34 @@ mod tests {
     }
 
     #[test]
+    fn alarms_and_rules_can_publish_to_the_encrypted_topic() {
+        let (_, regional) = &templates()[1];
+        let resources = regional["Resources"].as_object().unwrap();
+        let topic = &resources["NotificationTopic"]["Properties"];
+        assert_eq!(topic["KmsMasterKeyId"], serde_json::json!({"Ref": "NotificationKey"}), "a customer managed key");
+        let may = |statements: &Value, action: &str, service: &str| {
+            statements.as_array().unwrap().iter().any(|s| {
+                s["Effect"] == "Allow"
+                    && strings(&s["Principal"]["Service"]).iter().any(|p| p == service)
+                    && strings(&s["Action"]).iter().any(|a| a == action)
+            })
+        };
+        let key_policy = &resources["NotificationKey"]["Properties"]["KeyPolicy"]["Statement"];
+        let topic_policy = &resources["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+        for service in ["cloudwatch.amazonaws.com", "events.amazonaws.com"] {
+            for action in ["kms:Decrypt", "kms:GenerateDataKey*"] {
+                assert!(may(key_policy, action, service), "{service} may not {action} with the topic's key");
+            }
+            assert!(may(topic_policy, "sns:Publish", service), "{service} may not publish to the topic");
+        }
+        let alarms: Vec<_> = resources.iter().filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm").collect();
+        assert!(alarms.len() >= 6, "failed, timed-out and aborted executions of both workflows raise alarms");
+        for (id, r) in alarms {
+            assert_eq!(r["Properties"]["AlarmActions"], serde_json::json!([{"Ref": "NotificationTopic"}]), "{id}");
+        }
+    }
+
+    #[test]
     fn the_committed_templates_are_what_synth_writes() {
         let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../deployment/templates"));
         for (file, template) in templates() {
