@@ -74,7 +74,7 @@ deploy() {
   (cd "$ROOT" && cargo build --quiet --workspace --all-targets)
   AWS_ENDPOINT_URL="$ENDPOINT" AWS_REGION="${AWS_REGION:-us-east-1}" \
     AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local-cloud}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local-cloud}" \
-    "$TARGET_DIR/debug/infra" deploy-stack "$@"
+    "$TARGET_DIR/debug/infra" deploy "$@"
 }
 
 case "${1:-}" in

@@ -64,6 +64,12 @@ struct StackArgs {
     schedule: String,
     #[arg(long, default_value_t = backup_domain::settings::DEFAULT_QUOTA_SHARE)]
     quota_share: f64,
+    /// The largest share of the backed-up users, groups or memberships one clean-up may remove.
+    #[arg(long, default_value_t = backup_domain::settings::RemovalGuard::default().share)]
+    cleanup_max_removed_share: f64,
+    /// Days restore objects (reports, sub mappings, plans, CSVs) are kept in the workflow bucket.
+    #[arg(long, default_value_t = 30)]
+    restore_object_retention_days: u32,
     #[arg(long, default_value = "operator@example.com")]
     notification_email: String,
     #[arg(long, value_enum, default_value = "info-and-errors")]
@@ -79,6 +85,8 @@ impl StackArgs {
             backup_region: self.backup_region,
             schedule_expression: self.schedule,
             quota_share: self.quota_share,
+            cleanup_max_removed_share: self.cleanup_max_removed_share,
+            restore_object_retention_days: self.restore_object_retention_days,
             notification_email: self.notification_email,
             notification_preference: match self.notification_preference {
                 Preference::InfoAndErrors => NotificationPreference::InfoAndErrors,

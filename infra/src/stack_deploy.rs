@@ -88,6 +88,8 @@ impl StackConfig {
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     pub main_stack: String,
+    pub prefix: String,
+    pub user_pool_id: String,
     pub backup_table_name: String,
     pub primary: RegionDeployment,
     pub backup: RegionDeployment,
@@ -224,7 +226,8 @@ pub async fn deploy(
 
 /// Waits until the stack's operation ends; an error names the status and the reason.
 pub async fn wait_for(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Result<StackStatus, DeployError> {
-    for _ in 0..1_200 {
+    // A StackSet deploying to two Regions can take a while on AWS: up to an hour.
+    for _ in 0..7_200 {
         let out = cfn.describe_stacks().stack_name(stack).send().await.map_err(sdk_fail(format!("stack {stack}")))?;
         let first = out.stacks().first();
         match first.and_then(|s| s.stack_status()).cloned() {
@@ -240,7 +243,7 @@ pub async fn wait_for(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Resu
             }
         }
     }
-    Err(DeployError::new(format!("stack {stack}"), "still in progress after 10 minutes"))
+    Err(DeployError::new(format!("stack {stack}"), "still in progress after an hour"))
 }
 
 /// The reason of the first resource that failed in the stack's latest operation (what the operator must
@@ -285,6 +288,7 @@ pub async fn describe(sdk: &SdkConfig, stack: &str) -> Result<Deployment, Deploy
             .ok_or_else(|| DeployError::new(format!("stack {stack}"), format!("has no output {k}")))
     };
     let (stack_set, backup_region) = (get("RegionalStackSetName")?, get("BackupRegion")?);
+    let prefix = get("ResourcePrefix")?;
     let instances = cfn
         .list_stack_instances()
         .stack_set_name(&stack_set)
@@ -314,7 +318,6 @@ pub async fn describe(sdk: &SdkConfig, stack: &str) -> Result<Deployment, Deploy
                 .ok_or_else(|| DeployError::new(format!("the regional stack in {r}"), format!("has no output {k}")))
         };
         let primary = *r == region;
-        let prefix = stack.strip_suffix("-main").unwrap_or(stack);
         regions.push(RegionDeployment {
             region: r.clone(),
             stack_id,
@@ -325,13 +328,20 @@ pub async fn describe(sdk: &SdkConfig, stack: &str) -> Result<Deployment, Deploy
             notification_topic_arn: get("NotificationTopicArn")?,
             functions: regional_functions()
                 .filter(|f| primary || !EXPORT_FUNCTIONS.iter().any(|e| e.binary == f.binary))
-                .map(|f| names::function(prefix, f))
+                .map(|f| names::function(&prefix, f))
                 .collect(),
         });
     }
     let backup = regions.pop().expect("two Regions");
     let primary = regions.pop().expect("two Regions");
-    Ok(Deployment { main_stack: stack.to_owned(), backup_table_name: get("BackupTableName")?, primary, backup })
+    Ok(Deployment {
+        main_stack: stack.to_owned(),
+        user_pool_id: get("PrimaryUserPoolId")?,
+        backup_table_name: get("BackupTableName")?,
+        prefix,
+        primary,
+        backup,
+    })
 }
 
 /// A zip holding a placeholder `bootstrap`: the local cloud runs `target/debug/<Handler>` itself.

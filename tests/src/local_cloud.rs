@@ -193,7 +193,13 @@ impl LocalCloud {
         Self::connect_in(region).await
     }
 
-    fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
+    /// GET of a local-cloud extension endpoint (`/_local_cloud/...`).
+    pub fn get(&self, path: &str) -> Result<serde_json::Value> {
+        Ok(ureq::get(format!("{}{path}", self.endpoint)).call()?.body_mut().read_json()?)
+    }
+
+    /// POST to a local-cloud extension endpoint; an error answer is an error.
+    pub fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
         let mut response = ureq::post(format!("{}{path}", self.endpoint))
             .config()
             .http_status_as_error(false)
@@ -255,8 +261,7 @@ impl LocalCloud {
     /// Merges `values` into a section of the local cloud's switches (e.g. `stepfunctions`,
     /// `{"consistencyLagMs": 2000}`); returns the previous values of those switches.
     pub fn configure(&self, section: &str, values: serde_json::Value) -> Result<serde_json::Value> {
-        let current: serde_json::Value =
-            ureq::get(format!("{}/_local_cloud/config", self.endpoint)).call()?.body_mut().read_json()?;
+        let current = self.get("/_local_cloud/config")?;
         let previous: serde_json::Map<String, serde_json::Value> = values
             .as_object()
             .map(|v| v.keys().map(|k| (k.clone(), current[section][k].clone())).collect())
@@ -284,8 +289,7 @@ impl LocalCloud {
 
     /// How many calls the rule `id` has acted on (so a test knows its fault happened).
     pub fn fault_hits(&self, id: &str) -> Result<u64> {
-        let rules: serde_json::Value =
-            ureq::get(format!("{}/_local_cloud/faults", self.endpoint)).call()?.body_mut().read_json()?;
+        let rules = self.get("/_local_cloud/faults")?;
         let rule = rules.as_array().into_iter().flatten().find(|r| r["id"] == id);
         Ok(rule.and_then(|r| r["hits"].as_u64()).unwrap_or(0))
     }

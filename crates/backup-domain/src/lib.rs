@@ -9,6 +9,7 @@
 //! - [`failure_notice`], [`workflow_outcome`]: how a failed run reaches the operator, whatever ended it.
 //! - [`settings`]: environment variable names and parsed settings shared by handlers and infra.
 //! - [`memory`]: in-memory adapters (tests, the simulation; feature `test-support`).
+//! - [`workflow_trace`]: what a driven workflow did against AWS's limits (feature `test-support`).
 
 pub mod clock;
 pub mod deadline;
@@ -27,6 +28,8 @@ pub mod schema;
 pub mod settings;
 pub mod step;
 pub mod workflow_outcome;
+#[cfg(any(test, feature = "test-support"))]
+pub mod workflow_trace;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use deadline::Deadline;

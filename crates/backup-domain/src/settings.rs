@@ -170,13 +170,7 @@ impl ExportSettings {
             workflow_bucket_name: required(src, env::WORKFLOW_BUCKET_NAME)?,
             quota: QuotaSettings::from_vars(src)?,
             safety_margin_seconds: safety_margin_seconds(src)?,
-            user_list_concurrency: parsed(
-                src,
-                env::USER_LIST_CONCURRENCY,
-                DEFAULT_USER_LIST_CONCURRENCY,
-                "a whole number from 1 to 64",
-                |v| (1..=64).contains(v),
-            )?,
+            user_list_concurrency: user_list_concurrency(src)?,
             removal_guard: RemovalGuard {
                 share: parsed(
                     src,
@@ -207,6 +201,13 @@ impl ExportSettings {
             },
         })
     }
+}
+
+/// Concurrent ListUsers listings (the export's source pool, the verification's target pool).
+fn user_list_concurrency(src: &dyn VarSource) -> Result<usize, SettingsError> {
+    parsed(src, env::USER_LIST_CONCURRENCY, DEFAULT_USER_LIST_CONCURRENCY, "a whole number from 1 to 64", |v| {
+        (1..=64).contains(v)
+    })
 }
 
 fn safety_margin_seconds(src: &dyn VarSource) -> Result<u64, SettingsError> {
@@ -251,6 +252,7 @@ pub struct ImportSettings {
     pub user_import_role_arn: String,
     pub quota: QuotaSettings,
     pub safety_margin_seconds: u64,
+    pub user_list_concurrency: usize,
 }
 
 impl ImportSettings {
@@ -263,6 +265,7 @@ impl ImportSettings {
             user_import_role_arn: required(src, env::USER_IMPORT_ROLE_ARN)?,
             quota: QuotaSettings::from_vars(src)?,
             safety_margin_seconds: safety_margin_seconds(src)?,
+            user_list_concurrency: user_list_concurrency(src)?,
         })
     }
 }

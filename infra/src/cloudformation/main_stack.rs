@@ -117,6 +117,8 @@ pub fn template(assets: &Assets) -> Result<Template, String> {
 
     t.output("BackupTableName", "The backup table (global, replicated to the backup Region)", reference("BackupTable"));
     t.output("BackupRegion", "Holds the backup table's replica and an ImportWorkflow", reference("BackupRegion"));
+    t.output("PrimaryUserPoolId", "The user pool this stack backs up", reference("PrimaryUserPoolId"));
+    t.output("ResourcePrefix", "Prefix of every resource name of this deployment", reference("ResourcePrefix"));
     t.output(
         "RegionalStackSetName",
         "Deploys the regional stack (both workflows) to this and the backup Region",

@@ -221,6 +221,8 @@ async fn scan_segment(
     let (mut stored, mut stale) = (KindCounts::default(), Vec::new());
     let segment = ScanSegment { index: cursor.index, total: SCAN_SEGMENTS };
     while !cursor.done {
+        // A long scan writes nothing: the lease is kept alive page by page.
+        lease::ensure(ports.lease, ports.clock, &run.lease).await?;
         let page = ports
             .store
             .scan_keys(segment, cursor.start.clone())

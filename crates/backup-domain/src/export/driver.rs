@@ -15,6 +15,8 @@ use crate::Deadline;
 use crate::ports::{Notifier, WorkflowExecutions};
 use crate::schema::ExportMarkerItem;
 use crate::settings::{CountTolerance, NotificationPreference, RemovalGuard};
+use crate::workflow_trace::Trace;
+use tokio::time::Instant;
 
 /// How each invocation's deadline is set: `Duration::ZERO` makes every step hand back its cursor after one
 /// round of work, as a long export does across many invocations.
@@ -67,14 +69,15 @@ impl Outcome {
     }
 }
 
-/// Counts of invocations per step, for tests and the simulation.
-#[derive(Debug, Default, Clone)]
+/// Counts of invocations per step, and their trace, for tests and the simulation.
+#[derive(Debug, Default)]
 pub struct Invocations {
     pub users: u32,
     pub groups: u32,
     pub memberships: u32,
     pub completeness: u32,
     pub cleanup: u32,
+    pub trace: Trace,
 }
 
 pub async fn run_export(
@@ -87,6 +90,8 @@ pub async fn run_export(
 ) -> (Outcome, Invocations) {
     let mut invocations = Invocations::default();
     let deadline = || Deadline::after(settings.invocation);
+    invocations.trace.passed(1); // Begin
+    let started = Instant::now();
     let opened = match open_run::run(
         ports,
         executions,
@@ -99,7 +104,9 @@ pub async fn run_export(
             return (Outcome::Failed(Box::new(Failure { error, completeness: None, cleanup: None })), invocations);
         }
     };
+    invocations.trace.record("OpenRun", started, "open", &opened);
     let Some(run) = opened.run else { return (Outcome::Skipped(opened.message), invocations) };
+    invocations.trace.keep("run", &run);
     let fail = |error, completeness, cleanup| Outcome::Failed(Box::new(Failure { error, completeness, cleanup }));
 
     let mut users: Option<UsersCursor> = None;
@@ -110,24 +117,39 @@ pub async fn run_export(
         loop {
             invocations.users += 1;
             let input = UsersInput { run: run.clone(), users: users.take(), sweep };
+            let started = Instant::now();
             match users::run(ports, input, settings.concurrency, deadline()).await {
-                Ok(c) if c.done => break users = Some(c),
-                Ok(c) => users = Some(c),
+                Ok(c) => {
+                    invocations.trace.record("ExportUsers", started, "users", &c);
+                    let done = c.done;
+                    users = Some(c);
+                    if done {
+                        break;
+                    }
+                }
                 Err(e) => return (fail(e, None, None), invocations),
             }
         }
         while groups.as_ref().is_none_or(|g| !g.listing.done) {
             invocations.groups += 1;
+            let started = Instant::now();
             match groups::run(ports, GroupsInput { run: run.clone(), groups: groups.take() }, deadline()).await {
-                Ok(c) => groups = Some(c),
+                Ok(c) => {
+                    invocations.trace.record("ExportGroups", started, "groups", &c);
+                    groups = Some(c)
+                }
                 Err(e) => return (fail(e, None, None), invocations),
             }
         }
         while memberships.as_ref().is_none_or(|m| !m.done) {
             invocations.memberships += 1;
             let input = MembershipsInput { run: run.clone(), memberships: memberships.take() };
+            let started = Instant::now();
             match memberships::run(ports, input, deadline()).await {
-                Ok(c) => memberships = Some(c),
+                Ok(c) => {
+                    invocations.trace.record("ExportMemberships", started, "memberships", &c);
+                    memberships = Some(c)
+                }
                 Err(e) => return (fail(e, None, None), invocations),
             }
         }
@@ -141,9 +163,16 @@ pub async fn run_export(
                 memberships: memberships.clone().unwrap_or_default(),
                 completeness: check.take(),
             };
+            let started = Instant::now();
             match completeness::run(ports, input, settings.tolerance, settings.guard, deadline()).await {
-                Ok(c) if c.done || c.sweep => break check = Some(c),
-                Ok(c) => check = Some(c),
+                Ok(c) => {
+                    invocations.trace.record("CheckCompleteness", started, "completeness", &c);
+                    let finished = c.done || c.sweep;
+                    check = Some(c);
+                    if finished {
+                        break;
+                    }
+                }
                 Err(e) => return (fail(e, None, None), invocations),
             }
         }
@@ -152,14 +181,19 @@ pub async fn run_export(
             break check;
         }
         sweep = true;
+        invocations.trace.passed(1); // SweepUsers
     };
 
     let mut cleanup: Option<CleanupCursor> = None;
     while cleanup.as_ref().is_none_or(|c| !c.done) {
         invocations.cleanup += 1;
         let input = CleanupInput { run: run.clone(), completeness: completeness.clone(), cleanup: cleanup.clone() };
+        let started = Instant::now();
         match cleanup::run(ports, input, deadline()).await {
-            Ok(c) => cleanup = Some(c),
+            Ok(c) => {
+                invocations.trace.record("CleanUpBackup", started, "cleanup", &c);
+                cleanup = Some(c)
+            }
             Err(e) => return (fail(e, Some(completeness), cleanup), invocations),
         }
     }
@@ -171,8 +205,12 @@ pub async fn run_export(
         completeness: completeness.clone(),
         cleanup: cleanup.clone().unwrap_or_default(),
     };
+    let started = Instant::now();
     match completion::run(ports, notifier, NotificationPreference::InfoAndErrors, input).await {
-        Ok(marker) => (Outcome::Completed(Box::new(marker)), invocations),
+        Ok(marker) => {
+            invocations.trace.record("CompleteExport", started, "summary", &marker);
+            (Outcome::Completed(Box::new(marker)), invocations)
+        }
         Err(e) => (fail(e, Some(completeness), cleanup), invocations),
     }
 }

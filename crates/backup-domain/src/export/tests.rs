@@ -273,3 +273,20 @@ async fn an_expired_pagination_token_restarts_the_listing_without_double_countin
     assert_eq!(marker.counts.users, 120);
     assert_eq!(h.store.count(ItemType::User), 120);
 }
+
+#[tokio::test]
+async fn an_unchanged_run_keeps_its_lease_alive_page_by_page() {
+    let h = Harness::new(10);
+    pool_with_groups(&h, 50, 2);
+    export(&h, DriverSettings::default()).await.marker();
+    let run = h.open_run().await;
+    // Most of the lease's time passes before the first page: an unchanged page still renews it.
+    h.clock.advance(crate::lease::EXPORT.ttl_ms * 3 / 4);
+    let seen = super::seen::SeenBuffer::default();
+    let page: Vec<BackupItem> =
+        h.store.items().into_iter().filter(|i| i.item_type() == ItemType::User).take(5).collect();
+    let stats = super::writer::write_page(h.ports(), &run, &seen, page, "users").await.unwrap();
+    assert_eq!(stats.written, 0, "nothing changed");
+    let lease = crate::ports::LeaseStore::read(&h.lease, "EXPORT").await.unwrap().unwrap();
+    assert_eq!(lease.expires_at, h.clock_ms() + crate::lease::EXPORT.ttl_ms, "renewed");
+}

@@ -28,7 +28,7 @@ impl std::ops::AddAssign for WriteStats {
     }
 }
 
-/// Records the page's keys as seen, then writes what changed (after checking the lease).
+/// Checks (and renews) the lease, records the page's keys as seen, then writes what changed.
 pub async fn write_page(
     ports: ExportPorts<'_>,
     run: &ExportRun,
@@ -39,6 +39,9 @@ pub async fn write_page(
     if items.is_empty() {
         return Ok(WriteStats::default());
     }
+    // Every page, changed or not: an unchanged run writes nothing for many minutes, and its lease must
+    // not lapse meanwhile (another run would take it over and this one fail LeaseLost).
+    lease::ensure(ports.lease, ports.clock, &run.lease).await?;
     let keys: Vec<_> = items.iter().map(BackupItem::key).collect();
     seen.add(&keys);
     let stored: BTreeMap<_, _> = ports
@@ -56,7 +59,6 @@ pub async fn write_page(
     if changed.is_empty() {
         return Ok(stats);
     }
-    lease::ensure(ports.lease, ports.clock, &run.lease).await?;
     let outcome = ports
         .store
         .put_if_newer(&changed)

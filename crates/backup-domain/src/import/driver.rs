@@ -14,6 +14,8 @@ use crate::Deadline;
 use crate::ports::{Notifier, WorkflowExecutions};
 use crate::settings::{NotificationPreference, QuotaSettings};
 use crate::step::StepError;
+use crate::workflow_trace::Trace;
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy)]
 pub struct DriverSettings {
@@ -46,6 +48,7 @@ pub struct Progress {
     pub invocations: u64,
     /// Seconds the state machine waited between pipeline calls.
     pub waited_seconds: u64,
+    pub trace: Trace,
 }
 
 pub async fn run_import(
@@ -78,12 +81,16 @@ async fn drive(
     let request = ImportRequest::parse(&input, region, backup_table)?;
     let preflight_input =
         PreflightInput { execution_arn: execution_arn.into(), execution_name: None, execution_input: input };
+    progress.trace.passed(1); // Begin
+    let started = Instant::now();
     let run = preflight::run(ports, executions, &preflight_input, request).await?;
+    progress.trace.record("Preflight", started, "run", &run);
     progress.run = Some(run.clone());
     if !run.verify_only {
         let mut plan: Option<Plan> = None;
         loop {
             progress.invocations += 1;
+            let started = Instant::now();
             let out = plan::run(
                 ports,
                 PlanInput { run: run.clone(), plan: plan.take() },
@@ -92,6 +99,7 @@ async fn drive(
                 deadline(),
             )
             .await?;
+            progress.trace.record("Plan", started, "plan", &out);
             let done = out.done;
             plan = Some(out);
             if done {
@@ -108,13 +116,16 @@ async fn drive(
             progress.invocations += 1;
             assert!(progress.invocations < 1_000_000, "the pipeline makes no progress: {state:?}");
             let input = PipelineInput { run: run.clone(), plan: plan.clone(), pipeline: state.take() };
+            let started = Instant::now();
             let out = pipeline::run(ports, input, deadline()).await?;
+            progress.trace.record("Restore", started, "pipeline", &out);
             if out.done {
                 state = Some(out);
                 break;
             }
             if out.wait_seconds > 0 {
                 progress.waited_seconds += out.wait_seconds;
+                progress.trace.passed(1); // WaitForImportJob
                 tokio::time::sleep(Duration::from_secs(out.wait_seconds)).await;
             }
             state = Some(out);
@@ -124,6 +135,7 @@ async fn drive(
     let mut verification: Option<Verification> = None;
     loop {
         progress.invocations += 1;
+        let started = Instant::now();
         let out = verify::run(
             ports,
             VerifyInput { run: run.clone(), verification: verification.take() },
@@ -131,6 +143,7 @@ async fn drive(
             deadline(),
         )
         .await?;
+        progress.trace.record("Verify", started, "verification", &out);
         let done = out.done;
         verification = Some(out);
         if done {
@@ -144,6 +157,7 @@ async fn drive(
         pipeline: progress.pipeline.clone(),
         verification: verification.unwrap_or_default(),
     };
+    let started = Instant::now();
     let report = report::run(
         ports.objects,
         notifier,
@@ -155,6 +169,7 @@ async fn drive(
     .await;
     match report {
         Ok(r) => {
+            progress.trace.record("Report", started, "report", &r);
             progress.report = Some(r);
             Ok(())
         }

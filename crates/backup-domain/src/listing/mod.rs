@@ -62,20 +62,23 @@ impl SegmentedListing {
         loop {
             while running.len() < concurrency.max(1) && (first_round || !deadline.expired()) {
                 let Some(segment) = queue.pop() else { break };
-                let may_split = queue.len() + running.len() + 1 < concurrency;
-                running.push(list_page(pool, segment, may_split, &observed_at, &on_page));
+                running.push(list_page(pool, segment, &observed_at, &on_page));
             }
             first_round = false;
             let Some(outcome) = running.next().await else { break };
-            let (segment, children) = outcome?;
+            let (segment, sample) = outcome?;
             self.pages += 1;
-            match children {
-                Some(children) => {
+            // Decided when the page is back, not when it was asked for: the probes of a split's sparse
+            // children finish fast, and a dense child can then split in turn (time-ordered subs share
+            // their first characters, so their pool is dense in one child per level).
+            let room = queue.len() + running.len() + 1 < concurrency;
+            match sample {
+                Some(subs) if room => {
                     self.splits += 1;
-                    queue.extend(children);
+                    queue.extend(segment.split(&subs));
                 }
-                None if segment.listing.done => self.counts.add(segment.counts),
-                None => queue.push(segment),
+                _ if segment.listing.done => self.counts.add(segment.counts),
+                _ => queue.push(segment),
             }
         }
         // Keep the cursor stable across invocations (segments finish in any order).
@@ -85,15 +88,17 @@ impl SegmentedListing {
     }
 }
 
-/// Lists and hands over one page of a segment; returns the segment moved on, or its children when it
-/// was split.
+/// A segment may still be split after this many of its pages (its children list them again).
+const SPLIT_WITHIN_PAGES: u64 = 3;
+
+/// Lists and hands over one page of a segment; returns the segment moved on, and the page's subs when
+/// the segment has more pages and may still be split.
 async fn list_page<F, Fut>(
     pool: &dyn UserPool,
     mut segment: UserSegment,
-    may_split: bool,
     observed_at: &impl Fn() -> i64,
     on_page: &F,
-) -> Result<(UserSegment, Option<Vec<UserSegment>>), StepError>
+) -> Result<(UserSegment, Option<Vec<String>>), StepError>
 where
     F: Fn(Vec<PoolUser>, i64) -> Fut,
     Fut: Future<Output = Result<UserCounts, StepError>>,
@@ -111,18 +116,16 @@ where
         }
         Err(e) => return Err(list_error(pool.pool_id(), e)),
     };
-    let split = segment.splittable && may_split && segment.pages == 0 && page.next.is_some();
-    let children = split.then(|| segment.split(&page.items));
+    let splittable = segment.splittable && segment.pages < SPLIT_WITHIN_PAGES && page.next.is_some();
+    let sample = splittable.then(|| page.items.iter().filter_map(PoolUser::sub).map(str::to_owned).collect());
     let counts = on_page(page.items, at).await?;
-    if children.is_some() {
-        // Its children list these users again and count them; only what the handler wrote stays.
-        return Ok((segment, children));
-    }
+    // If the segment is split, its children list these users again and count them; only what the
+    // handler wrote stays.
     segment.counts.add(counts);
     segment.pages += 1;
     segment.listing.done = page.next.is_none();
     segment.listing.next_token = page.next;
-    Ok((segment, None))
+    Ok((segment, sample))
 }
 
 /// A failed ListUsers: a missing pool is named as such, anything else keeps its kind.

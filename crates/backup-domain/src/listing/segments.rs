@@ -1,7 +1,7 @@
 //! How the user listing is split so it runs at the rate budget rather than at one call's latency.
 //!
-//! ListUsers filters only by prefix (`sub ^= "…"`). The listing starts with the whole pool; when a
-//! segment's first page shows it has more pages and more parallel listings are wanted, it is split into
+//! ListUsers filters only by prefix (`sub ^= "…"`). The listing starts with the whole pool; when one of
+//! a segment's first pages shows it has more pages and more parallel listings are wanted, it is split into
 //! one child per possible next character of `sub`: the hex digits, plus every character seen at that
 //! position in the page (so upper-case or non-hex subs are not dropped), plus an exact-match segment if a
 //! sub equals the prefix itself. uuid4 pools split once; UUIDv7 pools, whose leading characters encode
@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{PoolUser, UserFilter};
+use crate::ports::UserFilter;
 use crate::schema::UnresolvedUsers;
 use crate::step::Listing;
 
@@ -83,14 +83,14 @@ impl UserSegment {
         self.counts = UserCounts::default();
     }
 
-    /// The segments covering this one's subs, one character longer, using the subs of its first page to
-    /// learn which characters occur.
-    pub fn split(&self, first_page: &[PoolUser]) -> Vec<UserSegment> {
+    /// The segments covering this one's subs, one character longer, using the subs of a page it listed
+    /// to learn which characters occur.
+    pub fn split(&self, sample: &[String]) -> Vec<UserSegment> {
         let prefix = self.prefix.clone().unwrap_or_default();
         let position = prefix.chars().count();
         let mut next: BTreeSet<char> = HEX_DIGITS.chars().collect();
         let mut exact = false;
-        for sub in first_page.iter().filter_map(PoolUser::sub).filter(|s| s.starts_with(&prefix)) {
+        for sub in sample.iter().filter(|s| s.starts_with(&prefix)) {
             match sub.chars().nth(position) {
                 Some(c) => {
                     next.insert(c);
@@ -115,8 +115,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn user(sub: &str) -> PoolUser {
-        PoolUser { attributes: [("sub".to_string(), sub.to_string())].into(), ..Default::default() }
+    fn user(sub: &str) -> String {
+        sub.to_owned()
     }
 
     /// Which segments would list a sub (a filter `^=` is a prefix match, `=` an exact one).
@@ -158,7 +158,7 @@ mod tests {
         ) {
             let parent = UserSegment { prefix: (!prefix.is_empty()).then(|| prefix.clone()), splittable: true, ..Default::default() };
             let subs: Vec<String> = sample.iter().map(|s| format!("{prefix}{s}")).collect();
-            let page: Vec<PoolUser> = subs.iter().map(|s| user(s)).collect();
+            let page: Vec<String> = subs.iter().map(|s| user(s)).collect();
             let children = parent.split(&page);
             let unseen_hex = (!hex.is_empty()).then(|| format!("{prefix}{hex}"));
             for sub in subs.iter().chain(unseen_hex.iter()) {

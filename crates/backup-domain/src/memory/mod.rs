@@ -2,6 +2,7 @@
 //! virtual-time simulation. Compiled only for tests and with the `test-support` feature.
 
 mod clock;
+mod cognito_model;
 mod executions;
 mod lease;
 mod ledger;
@@ -11,6 +12,7 @@ mod store;
 mod user_pool;
 
 pub use clock::FixedClock;
+pub use cognito_model::{CategoryCalls, CognitoModel, CognitoModelSettings};
 pub use executions::ScriptedExecutions;
 pub use lease::InMemoryLease;
 pub use ledger::InMemoryLedger;

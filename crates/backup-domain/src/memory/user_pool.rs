@@ -1,16 +1,19 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use super::cognito_model::CognitoModel;
 use super::lock;
 use crate::import::csv_dialect;
 use crate::ports::{
     Created, FailedRow, ImportJob, Page, PoolDescription, PoolGroup, PoolUser, PortError, RestoreTarget, UserFilter,
     UserPool,
 };
+use crate::rate::PoolOperation;
 use crate::schema::{ImportJobStatus, PoolSnapshot, UserMfaSettings, UserStatus};
 
 /// A user pool held in memory, paging like Cognito (60 per page by default, tokens that resume after
@@ -19,6 +22,7 @@ pub struct InMemoryUserPool {
     pool_id: String,
     page_size: usize,
     state: Mutex<PoolState>,
+    model: Option<std::sync::Arc<CognitoModel>>,
 }
 
 #[derive(Default)]
@@ -116,7 +120,18 @@ fn page_after<T: Clone>(items: impl Iterator<Item = (String, T)>, token: Option<
 impl InMemoryUserPool {
     pub fn new(pool_id: &str) -> Self {
         let snapshot = PoolSnapshot { pool_id: pool_id.into(), ..Default::default() };
-        Self { pool_id: pool_id.into(), page_size: 60, state: Mutex::new(PoolState { snapshot, ..Default::default() }) }
+        Self {
+            pool_id: pool_id.into(),
+            page_size: 60,
+            state: Mutex::new(PoolState { snapshot, ..Default::default() }),
+            model: None,
+        }
+    }
+
+    /// Calls take the model's latency and are throttled beyond its quotas (pools of one account share one).
+    pub fn with_model(mut self, model: std::sync::Arc<CognitoModel>) -> Self {
+        self.model = Some(model);
+        self
     }
 
     pub fn with_page_size(mut self, size: usize) -> Self {
@@ -268,10 +283,14 @@ impl InMemoryUserPool {
             .collect()
     }
 
-    fn check(&self, op: &'static str) -> Result<std::sync::MutexGuard<'_, PoolState>, PortError> {
+    /// Every call: the quota model's latency and buckets (when set), then scripted failures.
+    async fn check(&self, op: PoolOperation) -> Result<std::sync::MutexGuard<'_, PoolState>, PortError> {
+        if let Some(model) = &self.model {
+            model.call(op.category()).await?;
+        }
         let mut state = self.state();
-        state.count(op);
-        if let Some((error, left)) = state.scripted.get_mut(op)
+        state.count(op.name());
+        if let Some((error, left)) = state.scripted.get_mut(op.name())
             && *left > 0
         {
             *left -= 1;
@@ -340,39 +359,37 @@ impl UserPool for InMemoryUserPool {
     }
 
     async fn describe(&self) -> Result<PoolDescription, PortError> {
-        let state = self.check("describe")?;
+        let state = self.check(PoolOperation::Describe).await?;
         let estimated_users = (state.users.len() as i64 + state.estimate_offset).max(0) as u64;
         Ok(PoolDescription { snapshot: state.snapshot.clone(), estimated_users })
     }
 
     async fn list_users(&self, filter: Option<&UserFilter>, token: Option<&str>) -> Result<Page<PoolUser>, PortError> {
-        let state = self.check("list_users")?;
+        let state = self.check(PoolOperation::ListUsers).await?;
         let size = self.page_size;
+        // Ranges start after the token, so listing a large pool page by page stays linear.
+        let after = |from: &str| -> (Bound<String>, Bound<String>) {
+            match token {
+                Some(t) if t >= from => (Bound::Excluded(t.to_owned()), Bound::Unbounded),
+                _ => (Bound::Included(from.to_owned()), Bound::Unbounded),
+            }
+        };
+        let cloned = |(k, u): (&String, &PoolUser)| (k.clone(), u.clone());
         Ok(match filter {
-            None => page_after(state.users.iter().map(|(k, u)| (k.clone(), u.clone())), token, size),
+            None => page_after(state.users.range(after("")).map(cloned), token, size),
             Some(UserFilter::SubPrefix(p)) => page_after(
-                state
-                    .users
-                    .range(p.clone()..)
-                    .take_while(|(k, _)| k.starts_with(p.as_str()))
-                    .map(|(k, u)| (k.clone(), u.clone())),
+                state.users.range(after(p)).take_while(|(k, _)| k.starts_with(p.as_str())).map(cloned),
                 token,
                 size,
             ),
             Some(UserFilter::Sub(s)) => {
                 page_after(state.users.get(s).map(|u| (s.clone(), u.clone())).into_iter(), token, size)
             }
-            Some(UserFilter::Username(n)) => page_after(
-                state.users.iter().filter(|(_, u)| &u.username == n).map(|(k, u)| (k.clone(), u.clone())),
-                token,
-                size,
-            ),
+            Some(UserFilter::Username(n)) => {
+                page_after(state.users.iter().filter(|(_, u)| &u.username == n).map(cloned), token, size)
+            }
             Some(UserFilter::Email(e)) => page_after(
-                state
-                    .users
-                    .iter()
-                    .filter(|(_, u)| u.attributes.get("email") == Some(e))
-                    .map(|(k, u)| (k.clone(), u.clone())),
+                state.users.iter().filter(|(_, u)| u.attributes.get("email") == Some(e)).map(cloned),
                 token,
                 size,
             ),
@@ -380,7 +397,7 @@ impl UserPool for InMemoryUserPool {
     }
 
     async fn list_groups(&self, token: Option<&str>) -> Result<Page<PoolGroup>, PortError> {
-        let mut state = self.check("list_groups")?;
+        let mut state = self.check(PoolOperation::ListGroups).await?;
         let page = page_after(state.groups.iter().map(|(k, g)| (k.clone(), g.clone())), token, self.page_size);
         if let Some((name, nth)) = state.doomed_group.clone()
             && page.items.iter().any(|g| g.name == name)
@@ -397,16 +414,17 @@ impl UserPool for InMemoryUserPool {
     }
 
     async fn get_group(&self, name: &str) -> Result<Option<PoolGroup>, PortError> {
-        let state = self.check("get_group")?;
+        let state = self.check(PoolOperation::GetGroup).await?;
         Ok(state.groups.get(name).cloned())
     }
 
     async fn list_users_in_group(&self, group: &str, token: Option<&str>) -> Result<Page<PoolUser>, PortError> {
-        let state = self.check("list_users_in_group")?;
+        let state = self.check(PoolOperation::ListUsersInGroup).await?;
         if !state.groups.contains_key(group) {
             return Err(PortError::NotFound(format!("Group {group} not found.")));
         }
-        let members = state.members.get(group).into_iter().flatten();
+        let start = token.map_or(Bound::Unbounded, |t| Bound::Excluded(t.to_owned()));
+        let members = state.members.get(group).into_iter().flat_map(|m| m.range((start.clone(), Bound::Unbounded)));
         Ok(page_after(
             members.filter_map(|s| state.users.get(s).map(|u| (s.clone(), u.clone()))),
             token,
@@ -415,7 +433,7 @@ impl UserPool for InMemoryUserPool {
     }
 
     async fn get_user(&self, username: &str) -> Result<Option<PoolUser>, PortError> {
-        let state = self.check("get_user")?;
+        let state = self.check(PoolOperation::GetUser).await?;
         Ok(state.find(username).and_then(|sub| state.users.get(sub)).map(|u| {
             let mut u = u.clone();
             u.mfa_settings.get_or_insert_with(UserMfaSettings::default);
@@ -424,7 +442,7 @@ impl UserPool for InMemoryUserPool {
     }
 
     async fn groups_of_user(&self, username: &str, token: Option<&str>) -> Result<Page<String>, PortError> {
-        let state = self.check("groups_of_user")?;
+        let state = self.check(PoolOperation::GroupsOfUser).await?;
         let sub = state.find(username).cloned().ok_or_else(|| PortError::NotFound("User does not exist.".into()))?;
         let groups = state.members.iter().filter(|(_, m)| m.contains(&sub)).map(|(g, _)| (g.clone(), g.clone()));
         Ok(page_after(groups, token, self.page_size))
@@ -434,7 +452,7 @@ impl UserPool for InMemoryUserPool {
 #[async_trait]
 impl RestoreTarget for InMemoryUserPool {
     async fn csv_header(&self) -> Result<Vec<String>, PortError> {
-        let state = self.check("csv_header")?;
+        let state = self.check(PoolOperation::CsvHeader).await?;
         let mut header: Vec<String> = state
             .snapshot
             .schema
@@ -447,7 +465,7 @@ impl RestoreTarget for InMemoryUserPool {
     }
 
     async fn create_group(&self, group: &PoolGroup) -> Result<Created, PortError> {
-        let mut state = self.check("create_group")?;
+        let mut state = self.check(PoolOperation::CreateGroup).await?;
         if state.groups.contains_key(&group.name) {
             return Ok(Created::AlreadyExisted);
         }
@@ -456,7 +474,7 @@ impl RestoreTarget for InMemoryUserPool {
     }
 
     async fn update_group(&self, group: &PoolGroup) -> Result<(), PortError> {
-        let mut state = self.check("update_group")?;
+        let mut state = self.check(PoolOperation::UpdateGroup).await?;
         let existing =
             state.groups.get_mut(&group.name).ok_or_else(|| PortError::NotFound("Group not found.".into()))?;
         *existing = group.clone();
@@ -464,7 +482,7 @@ impl RestoreTarget for InMemoryUserPool {
     }
 
     async fn create_user(&self, username: &str, attributes: &BTreeMap<String, String>) -> Result<Created, PortError> {
-        let mut state = self.check("create_user")?;
+        let mut state = self.check(PoolOperation::CreateUser).await?;
         if state.find(username).is_some() {
             return Ok(Created::AlreadyExisted);
         }
@@ -488,7 +506,7 @@ impl RestoreTarget for InMemoryUserPool {
         username: &str,
         attributes: &BTreeMap<String, String>,
     ) -> Result<(), PortError> {
-        let mut state = self.check("update_user_attributes")?;
+        let mut state = self.check(PoolOperation::UpdateUserAttributes).await?;
         let user = Self::user_mut(&mut state, username)?;
         user.attributes.extend(attributes.clone());
         let user = user.clone();
@@ -497,14 +515,14 @@ impl RestoreTarget for InMemoryUserPool {
     }
 
     async fn set_enabled(&self, username: &str, enabled: bool) -> Result<(), PortError> {
-        let mut state = self.check("set_enabled")?;
+        let mut state = self.check(PoolOperation::SetEnabled).await?;
         Self::user_mut(&mut state, username)?.enabled = enabled;
         state.events.push((if enabled { "enable" } else { "disable" }, username.to_owned()));
         Ok(())
     }
 
     async fn add_to_group(&self, username: &str, group: &str) -> Result<(), PortError> {
-        let mut state = self.check("add_to_group")?;
+        let mut state = self.check(PoolOperation::AddToGroup).await?;
         let sub = state.find(username).cloned().ok_or_else(|| PortError::NotFound("User does not exist.".into()))?;
         if !state.groups.contains_key(group) {
             return Err(PortError::NotFound("Group not found.".into()));
@@ -515,7 +533,7 @@ impl RestoreTarget for InMemoryUserPool {
     }
 
     async fn create_import_job(&self, job_name: &str) -> Result<ImportJob, PortError> {
-        let mut state = self.check("create_import_job")?;
+        let mut state = self.check(PoolOperation::CreateImportJob).await?;
         let job_id = format!("import-{}", state.jobs.len() + 1);
         let job = ImportJob {
             job_id: job_id.clone(),
@@ -540,7 +558,7 @@ impl RestoreTarget for InMemoryUserPool {
     }
 
     async fn start_import_job(&self, job_id: &str) -> Result<ImportJob, PortError> {
-        let mut state = self.check("start_import_job")?;
+        let mut state = self.check(PoolOperation::StartImportJob).await?;
         let speed = state.import_users_per_second;
         let stored = state.jobs.get_mut(job_id).ok_or_else(|| PortError::NotFound(format!("no job {job_id}")))?;
         let csv = stored.csv.clone().ok_or_else(|| PortError::InvalidRequest("no CSV was uploaded".into()))?;
@@ -565,7 +583,7 @@ impl RestoreTarget for InMemoryUserPool {
     }
 
     async fn import_job(&self, job_id: &str) -> Result<ImportJob, PortError> {
-        let mut state = self.check("import_job")?;
+        let mut state = self.check(PoolOperation::DescribeImportJob).await?;
         let stored = state.jobs.get(job_id).ok_or_else(|| PortError::NotFound(format!("no job {job_id}")))?;
         if let Some((started, finishes)) = stored.finishes_at
             && stored.job.status == ImportJobStatus::InProgress

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{QuotaCategory, RateBudget};
+use super::{PoolOperation, RateBudget};
 use crate::ports::{
     Created, FailedRow, ImportJob, Page, PoolDescription, PoolGroup, PoolUser, PortError, RestoreTarget, UserFilter,
     UserPool,
@@ -36,11 +36,12 @@ impl<P> Budgeted<P> {
         &self.budget
     }
 
-    async fn call<T, F, Fut>(&self, category: QuotaCategory, mut f: F) -> Result<T, PortError>
+    async fn call<T, F, Fut>(&self, operation: PoolOperation, mut f: F) -> Result<T, PortError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, PortError>>,
     {
+        let category = operation.category();
         let mut attempt = 0u32;
         loop {
             self.budget.acquire(category).await;
@@ -74,50 +75,50 @@ impl<P: UserPool> UserPool for Budgeted<P> {
     }
 
     async fn describe(&self) -> Result<PoolDescription, PortError> {
-        self.call(QuotaCategory::UserPoolRead, || self.inner.describe()).await
+        self.call(PoolOperation::Describe, || self.inner.describe()).await
     }
 
     async fn list_users(&self, filter: Option<&UserFilter>, token: Option<&str>) -> Result<Page<PoolUser>, PortError> {
-        self.call(QuotaCategory::UserList, || self.inner.list_users(filter, token)).await
+        self.call(PoolOperation::ListUsers, || self.inner.list_users(filter, token)).await
     }
 
     async fn list_groups(&self, token: Option<&str>) -> Result<Page<PoolGroup>, PortError> {
-        self.call(QuotaCategory::UserPoolResourceRead, || self.inner.list_groups(token)).await
+        self.call(PoolOperation::ListGroups, || self.inner.list_groups(token)).await
     }
 
     async fn get_group(&self, name: &str) -> Result<Option<PoolGroup>, PortError> {
-        self.call(QuotaCategory::UserPoolResourceRead, || self.inner.get_group(name)).await
+        self.call(PoolOperation::GetGroup, || self.inner.get_group(name)).await
     }
 
     async fn list_users_in_group(&self, group: &str, token: Option<&str>) -> Result<Page<PoolUser>, PortError> {
-        self.call(QuotaCategory::UserList, || self.inner.list_users_in_group(group, token)).await
+        self.call(PoolOperation::ListUsersInGroup, || self.inner.list_users_in_group(group, token)).await
     }
 
     async fn get_user(&self, username: &str) -> Result<Option<PoolUser>, PortError> {
-        self.call(QuotaCategory::UserRead, || self.inner.get_user(username)).await
+        self.call(PoolOperation::GetUser, || self.inner.get_user(username)).await
     }
 
     async fn groups_of_user(&self, username: &str, token: Option<&str>) -> Result<Page<String>, PortError> {
-        self.call(QuotaCategory::UserResourceRead, || self.inner.groups_of_user(username, token)).await
+        self.call(PoolOperation::GroupsOfUser, || self.inner.groups_of_user(username, token)).await
     }
 }
 
 #[async_trait]
 impl<P: RestoreTarget> RestoreTarget for Budgeted<P> {
     async fn csv_header(&self) -> Result<Vec<String>, PortError> {
-        self.call(QuotaCategory::UserPoolRead, || self.inner.csv_header()).await
+        self.call(PoolOperation::CsvHeader, || self.inner.csv_header()).await
     }
 
     async fn create_group(&self, group: &PoolGroup) -> Result<Created, PortError> {
-        self.call(QuotaCategory::UserPoolResourceUpdate, || self.inner.create_group(group)).await
+        self.call(PoolOperation::CreateGroup, || self.inner.create_group(group)).await
     }
 
     async fn update_group(&self, group: &PoolGroup) -> Result<(), PortError> {
-        self.call(QuotaCategory::UserPoolResourceUpdate, || self.inner.update_group(group)).await
+        self.call(PoolOperation::UpdateGroup, || self.inner.update_group(group)).await
     }
 
     async fn create_user(&self, username: &str, attributes: &BTreeMap<String, String>) -> Result<Created, PortError> {
-        self.call(QuotaCategory::UserCreation, || self.inner.create_user(username, attributes)).await
+        self.call(PoolOperation::CreateUser, || self.inner.create_user(username, attributes)).await
     }
 
     async fn update_user_attributes(
@@ -125,19 +126,19 @@ impl<P: RestoreTarget> RestoreTarget for Budgeted<P> {
         username: &str,
         attributes: &BTreeMap<String, String>,
     ) -> Result<(), PortError> {
-        self.call(QuotaCategory::UserUpdate, || self.inner.update_user_attributes(username, attributes)).await
+        self.call(PoolOperation::UpdateUserAttributes, || self.inner.update_user_attributes(username, attributes)).await
     }
 
     async fn set_enabled(&self, username: &str, enabled: bool) -> Result<(), PortError> {
-        self.call(QuotaCategory::UserUpdate, || self.inner.set_enabled(username, enabled)).await
+        self.call(PoolOperation::SetEnabled, || self.inner.set_enabled(username, enabled)).await
     }
 
     async fn add_to_group(&self, username: &str, group: &str) -> Result<(), PortError> {
-        self.call(QuotaCategory::UserResourceUpdate, || self.inner.add_to_group(username, group)).await
+        self.call(PoolOperation::AddToGroup, || self.inner.add_to_group(username, group)).await
     }
 
     async fn create_import_job(&self, job_name: &str) -> Result<ImportJob, PortError> {
-        self.call(QuotaCategory::UserPoolUpdate, || self.inner.create_import_job(job_name)).await
+        self.call(PoolOperation::CreateImportJob, || self.inner.create_import_job(job_name)).await
     }
 
     async fn upload_import_csv(&self, job: &ImportJob, csv: Vec<u8>) -> Result<(), PortError> {
@@ -146,11 +147,11 @@ impl<P: RestoreTarget> RestoreTarget for Budgeted<P> {
     }
 
     async fn start_import_job(&self, job_id: &str) -> Result<ImportJob, PortError> {
-        self.call(QuotaCategory::UserPoolUpdate, || self.inner.start_import_job(job_id)).await
+        self.call(PoolOperation::StartImportJob, || self.inner.start_import_job(job_id)).await
     }
 
     async fn import_job(&self, job_id: &str) -> Result<ImportJob, PortError> {
-        self.call(QuotaCategory::UserPoolRead, || self.inner.import_job(job_id)).await
+        self.call(PoolOperation::DescribeImportJob, || self.inner.import_job(job_id)).await
     }
 
     async fn import_job_failures(&self, job: &ImportJob) -> Result<Vec<FailedRow>, PortError> {

@@ -71,3 +71,66 @@ impl QuotaCategory {
         }
     }
 }
+
+/// The Cognito operations the ports make, each in its quota category: the one mapping the rate budget,
+/// the in-memory pool's quota model and the reports share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PoolOperation {
+    Describe,
+    ListUsers,
+    ListGroups,
+    GetGroup,
+    ListUsersInGroup,
+    GetUser,
+    GroupsOfUser,
+    CsvHeader,
+    CreateGroup,
+    UpdateGroup,
+    CreateUser,
+    UpdateUserAttributes,
+    SetEnabled,
+    AddToGroup,
+    CreateImportJob,
+    StartImportJob,
+    DescribeImportJob,
+}
+
+impl PoolOperation {
+    pub fn category(self) -> QuotaCategory {
+        match self {
+            Self::Describe | Self::CsvHeader | Self::DescribeImportJob => QuotaCategory::UserPoolRead,
+            Self::ListUsers | Self::ListUsersInGroup => QuotaCategory::UserList,
+            Self::ListGroups | Self::GetGroup => QuotaCategory::UserPoolResourceRead,
+            Self::CreateGroup | Self::UpdateGroup => QuotaCategory::UserPoolResourceUpdate,
+            Self::GetUser => QuotaCategory::UserRead,
+            Self::GroupsOfUser => QuotaCategory::UserResourceRead,
+            Self::CreateUser => QuotaCategory::UserCreation,
+            Self::UpdateUserAttributes | Self::SetEnabled => QuotaCategory::UserUpdate,
+            Self::AddToGroup => QuotaCategory::UserResourceUpdate,
+            Self::CreateImportJob | Self::StartImportJob => QuotaCategory::UserPoolUpdate,
+        }
+    }
+
+    /// The port method's name (`list_users`), as tests count calls.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Describe => "describe",
+            Self::ListUsers => "list_users",
+            Self::ListGroups => "list_groups",
+            Self::GetGroup => "get_group",
+            Self::ListUsersInGroup => "list_users_in_group",
+            Self::GetUser => "get_user",
+            Self::GroupsOfUser => "groups_of_user",
+            Self::CsvHeader => "csv_header",
+            Self::CreateGroup => "create_group",
+            Self::UpdateGroup => "update_group",
+            Self::CreateUser => "create_user",
+            Self::UpdateUserAttributes => "update_user_attributes",
+            Self::SetEnabled => "set_enabled",
+            Self::AddToGroup => "add_to_group",
+            Self::CreateImportJob => "create_import_job",
+            Self::StartImportJob => "start_import_job",
+            Self::DescribeImportJob => "import_job",
+        }
+    }
+}

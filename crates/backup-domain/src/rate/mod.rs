@@ -7,4 +7,4 @@ mod category;
 
 pub use budget::RateBudget;
 pub use budgeted::Budgeted;
-pub use category::QuotaCategory;
+pub use category::{PoolOperation, QuotaCategory};

@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     workflow_lambdas::run(service_fn(move |event: LambdaEvent<VerifyInput>| async move {
         let run = &event.payload.run;
         let target = step.target(&run.target.pool_id, run.backup_table_name.as_deref());
-        let concurrency = backup_domain::settings::DEFAULT_USER_LIST_CONCURRENCY;
+        let concurrency = step.settings.user_list_concurrency;
         verify::run(step.ports(&target), event.payload, concurrency, step.deadline(&event.context))
             .await
             .map_err(into_diagnostic)

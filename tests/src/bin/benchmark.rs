@@ -1,0 +1,83 @@
+//! `benchmark`: export, unchanged re-export and restore of a seeded pool on the local cloud, with the
+//! quotas, Lambda memory and Step Functions limits on. Prints a table, writes the results as JSON and
+//! redraws the plot from every result file of target/benchmark. Run it through deployment/run-benchmark.sh.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use local_harness::benchmark::{self, BenchmarkSettings};
+use local_harness::local_cloud::LocalCloud;
+use local_harness::plot::{Row, ratio_chart};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks export, re-export and restore on the local cloud against the quota floors")]
+struct Args {
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    #[arg(long, default_value = "uuid4", value_parser = ["uuid4", "uuidv7"])]
+    subs: String,
+    /// Multiplies every Cognito quota (and the import speed), to compress time evenly.
+    #[arg(long, default_value_t = 10.0)]
+    quota_scale: f64,
+    #[arg(long, default_value_t = 100)]
+    latency_ms: u64,
+    #[arg(long, default_value_t = 1_000)]
+    users_per_group: usize,
+    #[arg(long, default_value = "target/benchmark")]
+    out_dir: PathBuf,
+    /// Where the plot goes.
+    #[arg(long, default_value = "docs/benchmark.svg")]
+    plot: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), local_harness::Error> {
+    let args = Args::parse();
+    let cloud = LocalCloud::connect().await?;
+    let settings = BenchmarkSettings {
+        users: args.users,
+        subs: args.subs.clone(),
+        quota_scale: args.quota_scale,
+        latency_ms: args.latency_ms,
+        users_per_group: args.users_per_group,
+    };
+    let results = benchmark::run(&cloud, &settings).await?;
+    print!("{}", results.table());
+    std::fs::create_dir_all(&args.out_dir)?;
+    let json = serde_json::to_vec_pretty(&results)?;
+    std::fs::write(args.out_dir.join("results.json"), &json)?;
+    std::fs::write(args.out_dir.join(format!("results-{}-{}.json", args.users, args.subs)), &json)?;
+    std::fs::write(&args.plot, ratio_chart(&rows(&args.out_dir)?))?;
+    eprintln!("results in {}, plot in {}", args.out_dir.join("results.json").display(), args.plot.display());
+    Ok(())
+}
+
+/// A row per result file: the local cloud's (results-<users>-<subs>.json) and the simulation's
+/// (simulation-*.json), ordered by size.
+fn rows(dir: &Path) -> Result<Vec<Row>, local_harness::Error> {
+    let mut rows = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let source = match name {
+            n if n.starts_with("results-") => "local cloud",
+            n if n.starts_with("simulation") => "simulation",
+            _ => continue,
+        };
+        let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+        let users = r["users"].as_u64().unwrap_or(0);
+        let ratio = |phase: &str| {
+            r[phase]["seconds"].as_f64().unwrap_or(0.0) / r[phase]["floor_seconds"].as_f64().unwrap_or(1.0)
+        };
+        rows.push((
+            users,
+            Row {
+                label: format!("{source}, {users} users, {}", r["subs"].as_str().unwrap_or("?")),
+                export_ratio: ratio("export"),
+                restore_ratio: ratio("restore"),
+            },
+        ));
+    }
+    rows.sort_by(|a, b| (a.0, &a.1.label).cmp(&(b.0, &b.1.label)));
+    Ok(rows.into_iter().map(|(_, r)| r).collect())
+}
