@@ -1,13 +1,14 @@
-//! The local demo (README command 1, via deployment/run-local-demo.sh): seeds a realistic, nasty
-//! user pool in the local cloud, deploys the stack, runs the ExportWorkflow through Step Functions and
-//! prints a summary read back from the backup table; then creates a new pool from the backup's pool
-//! snapshot, restores the backup into it with the ImportWorkflow and prints the verification report.
-//! Exits non-zero if the backup disagrees with the pool or the restore is not verified.
+//! The local demo's two steps that are not operator commands (README command 1, through
+//! deployment/run-local-demo.sh, which runs `cognito-backup` for everything else):
+//!
+//! - `local-demo setup`: creates a realistic, nasty user pool in the local cloud, seeds it and deploys
+//!   the stack for it; prints `<prefix> <pool ID>` on stdout (the story on stderr).
+//! - `local-demo check <prefix> <pool ID>`: reads the backup table back and compares it with the pool,
+//!   user by user, group by group, membership by membership; exits 1 if they disagree.
+//! - `local-demo delete-user <pool ID> <username>`: the accident `cognito-backup restore-user` repairs.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use backup_domain::schema::BackupItem;
 use local_harness::Result;
 use local_harness::local_cloud::LocalCloud;
@@ -19,167 +20,112 @@ const GROUPS: usize = 80;
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run().await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["setup"] => setup().await,
+        ["check", prefix, pool_id] => check(prefix, pool_id).await,
+        ["delete-user", pool_id, username] => delete_user(pool_id, username).await,
+        _ => Err("usage: local-demo setup | local-demo check <prefix> <pool ID> | local-demo delete-user <pool ID> <username>".into()),
+    };
+    if let Err(e) = result {
         eprintln!("local demo failed: {e}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> Result<()> {
+async fn setup() -> Result<()> {
     let cloud = LocalCloud::connect().await?;
     let prefix = workflows::unique_prefix("demo");
-
-    println!("1. Creating a user pool with custom attributes and seeding {USERS} users and {GROUPS} groups…");
+    eprintln!("Creating a user pool with custom attributes and seeding {USERS} users and {GROUPS} groups…");
     let pool_id = pools::create_pool(&cloud, &format!("{prefix}-pool"), &[]).await?;
     let users = pools::nasty_users(USERS);
     let groups = pools::groups_for(&users, GROUPS);
-    let seeded = cloud.seed(&pool_id, &users, &groups)?;
+    cloud.seed(&pool_id, &users, &groups)?;
     let memberships: usize = groups.iter().map(|g| g.members.len()).sum();
-    println!(
-        "   pool {pool_id}: {} users ({} disabled, {} unconfirmed, {} federated), {GROUPS} groups, {memberships} memberships",
+    eprintln!(
+        "  pool {pool_id}: {} users ({} disabled, {} unconfirmed, {} federated), {GROUPS} groups, {memberships} memberships",
         users.len(),
         users.iter().filter(|u| !u.enabled).count(),
         users.iter().filter(|u| u.status == "UNCONFIRMED").count(),
         users.iter().filter(|u| u.status == "EXTERNAL_PROVIDER").count(),
     );
-
-    println!(
-        "2. Deploying the stack (both workflows, backup table with its replica in the backup Region, topic, schedule)…"
-    );
+    eprintln!("Deploying the stack through CloudFormation (both workflows, the global backup table, topic, schedule)…");
     // Nothing else uses the local pool, so the demo may take the whole of each Cognito quota.
-    let deployment = workflows::deploy(&cloud, &prefix, &pool_id, |stack| stack.config.quota_share = 1.0).await?;
-    println!(
-        "   (quota share 1.0: the workflows may use all of each Cognito quota, as no application shares them here)"
-    );
-    println!("   state machine {}", deployment.export_state_machine_arn());
-
-    println!("3. Running the ExportWorkflow through Step Functions…");
-    let started = Instant::now();
-    let arn = workflows::start(&cloud, deployment.export_state_machine_arn(), "{}").await?;
-    follow(&cloud, &arn).await?;
-    let execution = workflows::wait(&cloud, &arn, Duration::from_secs(600)).await?;
-    if execution.status != ExecutionStatus::Succeeded {
-        return Err(format!(
-            "the ExportWorkflow ended {:?}: {:?} {:?}",
-            execution.status, execution.error, execution.cause
-        )
-        .into());
-    }
-    let wall = started.elapsed();
-
-    println!("4. Reading the backup table {}…", deployment.backup_table_name);
-    let items = backup_items(&cloud, &deployment.backup_table_name).await?;
-    let count = |f: fn(&BackupItem) -> bool| items.iter().filter(|i| f(i)).count();
-    let (u, g, m) = (
-        count(|i| matches!(i, BackupItem::User(_))),
-        count(|i| matches!(i, BackupItem::Group(_))),
-        count(|i| matches!(i, BackupItem::Membership(_))),
-    );
-    let marker = items
-        .iter()
-        .find_map(|i| if let BackupItem::ExportMarker(m) = i { Some(m.clone()) } else { None })
-        .ok_or("the backup has no export marker")?;
-    let subs: BTreeSet<&str> =
-        items.iter().filter_map(|i| if let BackupItem::User(u) = i { Some(u.sub.as_str()) } else { None }).collect();
-    let all_users_present = seeded.iter().all(|s| subs.contains(s.sub.as_str()));
-
-    println!();
-    println!("Summary (read back from the backup table)");
-    println!("  users        {u:>6}   (pool: {})", users.len());
-    println!("  groups       {g:>6}   (pool: {GROUPS})");
-    println!("  memberships  {m:>6}   (pool: {memberships})");
-    println!(
-        "  duration     {:>6.1} s (workflow, from the export marker); {:.1} s wall clock",
-        marker.duration_seconds,
-        wall.as_secs_f64()
-    );
-    if u != users.len() || g != GROUPS || m != memberships || !all_users_present {
-        return Err("the backup does not match the pool".into());
-    }
-    println!("  every user, group and membership of the pool is in the backup.");
-
-    let snapshot = items
-        .iter()
-        .find_map(|i| if let BackupItem::PoolSnapshot(p) = i { Some(p.pool.clone()) } else { None })
-        .ok_or("the backup has no pool snapshot")?;
-    println!();
-    println!("5. Creating a new pool from the backup's pool snapshot and restoring into it with the ImportWorkflow…");
-    let target = backup_aws::create_pool_like(&cloud.cognito(), &snapshot, &format!("{prefix}-restored")).await?;
-    println!("   new pool {target}");
-    let input = serde_json::json!({"NewUserPoolId": target}).to_string();
-    let arn = workflows::start(&cloud, &deployment.primary.import_state_machine_arn, &input).await?;
-    follow(&cloud, &arn).await?;
-    let restore = workflows::wait(&cloud, &arn, Duration::from_secs(900)).await?;
-    let Some(report) = restore.output.filter(|_| restore.status == ExecutionStatus::Succeeded) else {
-        return Err(
-            format!("the ImportWorkflow ended {:?}: {:?} {:?}", restore.status, restore.error, restore.cause).into()
-        );
-    };
-    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-    let (plan, p, v) = (&report["plan"], &report["pipeline"], &report["verification"]);
-    println!();
-    println!("Restore report ({})", report["reportLocation"].as_str().unwrap_or_default());
-    println!(
-        "  users by CSV import    {:>6}   ({} import job(s), {} rows rejected and retried)",
-        n(&p["csv"]["imported"]),
-        n(&p["csv"]["jobsDone"]),
-        n(&p["csv"]["rejected"])
-    );
-    println!(
-        "  users by AdminCreateUser {:>4}   (values the CSV dialect would change, unconfirmed, unverified or disabled users)",
-        n(&p["direct"]["created"])
-    );
-    println!(
-        "  not restorable         {:>6}   (federated users, listed with the reason)",
-        n(&plan["usersNotRestorable"])
-    );
-    println!("  groups                 {:>6}", n(&p["groups"]["created"]));
-    println!(
-        "  disabled users         {:>6}   (each disabled right after it was created)",
-        n(&p["direct"]["disabled"])
-    );
-    println!("  memberships            {:>6}", n(&p["members"]["added"]));
-    println!(
-        "  verified               {:>6} of {} restorable users, {} groups, {} memberships",
-        n(&v["usersVerified"]),
-        n(&v["restorableUsers"]),
-        n(&v["groupsVerified"]),
-        n(&v["membershipsVerified"])
-    );
-    println!(
-        "  differences            {:>6}   beyond the documented ones (new sub, no password, RESET_REQUIRED or FORCE_CHANGE_PASSWORD)",
-        n(&v["differencesTotal"])
-    );
-    println!(
-        "  duration               {:>6.1} s (the plan estimated {:.0} s from Cognito's quotas)",
-        report["durationSeconds"].as_f64().unwrap_or_default(),
-        plan["estimatedSeconds"].as_f64().unwrap_or_default()
-    );
-    if report["verified"] != true {
-        return Err("the restore was not verified".into());
-    }
-    println!("  the restored pool matches the backup.");
+    workflows::deploy(&cloud, &prefix, &pool_id, |stack| stack.config.quota_share = 1.0).await?;
+    eprintln!("  deployment {prefix} (quota share 1.0: no application shares the quotas here)");
+    println!("{prefix} {pool_id}");
     Ok(())
 }
 
-/// Prints each step as the execution enters it.
-async fn follow(cloud: &LocalCloud, arn: &str) -> Result<()> {
-    let sfn = cloud.sfn();
-    let mut seen = 0;
+async fn check(prefix: &str, pool_id: &str) -> Result<()> {
+    let cloud = LocalCloud::connect().await?;
+    let table = infra::definitions::names::backup_table(prefix);
+    let items = backup_items(&cloud, &table).await?;
+    let in_backup = |f: fn(&BackupItem) -> Option<(String, String)>| -> BTreeSet<(String, String)> {
+        items.iter().filter_map(f).collect()
+    };
+    let users = in_backup(|i| i.as_user().map(|u| (u.sub.clone(), String::new())));
+    let groups = in_backup(|i| i.as_group().map(|g| (g.group_name.clone(), String::new())));
+    let memberships = in_backup(|i| i.as_membership().map(|m| (m.group_name.clone(), m.sub.clone())));
+
+    let cognito = cloud.cognito();
+    let (mut pool_users, mut token) = (BTreeSet::new(), None);
     loop {
-        let history = sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await?;
-        for event in history.events().iter().skip(seen) {
-            if event.r#type() == &HistoryEventType::TaskStateEntered
-                && let Some(d) = event.state_entered_event_details()
-            {
-                println!("   → {}", d.name());
+        let out = cognito.list_users().user_pool_id(pool_id).set_pagination_token(token).send().await?;
+        for u in out.users() {
+            if let Some(sub) = u.attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()) {
+                pool_users.insert((sub.to_owned(), String::new()));
             }
         }
-        seen = history.events().len();
-        let status = sfn.describe_execution().execution_arn(arn).send().await?.status().clone();
-        if status != ExecutionStatus::Running {
-            return Ok(());
+        match out.pagination_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    let (mut pool_groups, mut pool_memberships, mut token) = (BTreeSet::new(), BTreeSet::new(), None);
+    loop {
+        let out = cognito.list_groups().user_pool_id(pool_id).limit(60).set_next_token(token).send().await?;
+        for g in out.groups() {
+            let name = g.group_name().unwrap_or_default().to_owned();
+            pool_groups.insert((name.clone(), String::new()));
+            let mut member_token = None;
+            loop {
+                let page = cognito
+                    .list_users_in_group()
+                    .user_pool_id(pool_id)
+                    .group_name(&name)
+                    .limit(60)
+                    .set_next_token(member_token)
+                    .send()
+                    .await?;
+                for u in page.users() {
+                    if let Some(sub) = u.attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()) {
+                        pool_memberships.insert((name.clone(), sub.to_owned()));
+                    }
+                }
+                match page.next_token() {
+                    Some(t) => member_token = Some(t.to_owned()),
+                    None => break,
+                }
+            }
+        }
+        match out.next_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    println!("  users        {:>6} in the backup   (pool: {})", users.len(), pool_users.len());
+    println!("  groups       {:>6} in the backup   (pool: {})", groups.len(), pool_groups.len());
+    println!("  memberships  {:>6} in the backup   (pool: {})", memberships.len(), pool_memberships.len());
+    if users != pool_users || groups != pool_groups || memberships != pool_memberships {
+        return Err(format!("the backup {table} does not match user pool {pool_id}").into());
+    }
+    println!("  every user, group and membership of the pool is in the backup, once.");
+    Ok(())
+}
+
+async fn delete_user(pool_id: &str, username: &str) -> Result<()> {
+    let cloud = LocalCloud::connect().await?;
+    cloud.cognito().admin_delete_user().user_pool_id(pool_id).username(username).send().await?;
+    Ok(())
 }

@@ -14,6 +14,7 @@ pub mod preflight;
 pub mod report;
 pub mod request;
 pub mod restore_path;
+pub mod single_user;
 pub mod verify;
 pub mod work;
 
