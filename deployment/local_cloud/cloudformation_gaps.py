@@ -16,9 +16,12 @@ installed from here. Resource types:
 - AWS::KMS::Key: the KeyPolicy kept as the JSON document GetKeyPolicy returns; GetAtt KeyId.
 - AWS::SNS::Topic: GetAtt TopicArn (moto: TopicName only); KmsMasterKeyId kept by moto.
 - AWS::SQS::QueuePolicy: the policy set on each queue (GetQueueAttributes Policy); removed on delete.
-- AWS::S3::Bucket: LifecycleConfiguration stored (GetBucketLifecycleConfiguration returns it).
+- AWS::S3::Bucket: LifecycleConfiguration and PublicAccessBlockConfiguration applied (moto keeps only
+  BucketEncryption and Tags), on creation and on update.
 - AWS::S3::BucketPolicy: the bucket policy (GetBucketPolicy); removed on delete.
-- AWS::CloudTrail::Trail: the trail, logging if IsLogging; GetAtt Arn, SnsTopicArn.
+- AWS::CloudTrail::Trail: the trail (its bucket policy checked, cloudtrail_trails), logging if IsLogging,
+  EventSelectors/AdvancedEventSelectors applied; updated in place (a new TrailName replaces it);
+  Ref: the trail name; GetAtt Arn, SnsTopicArn.
 - AWS::CloudWatch::Alarm: created in moto's CloudWatch (DescribeAlarms shows it; moto skipped it);
   Ref: the alarm name; GetAtt Arn.
 - Custom resources: moto gives their Lambda a response URL on host.docker.internal (for Docker-run
@@ -326,20 +329,41 @@ def _lifecycle_rule(rule: dict) -> dict:
     return api
 
 
+def _bucket_settings(backend, name: str, props: dict) -> None:
+    """What moto's bucket leaves out, set as the template says (a property removed on update is
+    removed from the bucket): LifecycleConfiguration and PublicAccessBlockConfiguration."""
+    rules = (props.get("LifecycleConfiguration") or {}).get("Rules")
+    if rules:
+        backend.put_bucket_lifecycle_configuration(name, [_lifecycle_rule(r) for r in rules])
+    elif backend.get_bucket(name).rules:
+        backend.delete_bucket_lifecycle(name)
+    block = props.get("PublicAccessBlockConfiguration")
+    if block:
+        flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        backend.put_public_access_block(name, {f: block.get(f) in (True, "true", "True") for f in flags})
+    elif backend.get_bucket(name).public_access_block:
+        backend.delete_public_access_block(name)
+
+
 def install_s3(ctx) -> None:
     from moto.core.common_models import CloudFormationModel
     from moto.s3.models import FakeBucket, s3_backends
 
     original_bucket = FakeBucket.create_from_cloudformation_json.__func__
+    original_update = FakeBucket.update_from_cloudformation_json.__func__
 
     def create_bucket(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         bucket = original_bucket(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        rules = (cloudformation_json.get("Properties", {}).get("LifecycleConfiguration") or {}).get("Rules")
-        if rules:
-            s3_backends[account_id]["aws"].put_bucket_lifecycle_configuration(bucket.name, [_lifecycle_rule(r) for r in rules])
+        _bucket_settings(s3_backends[account_id]["aws"], bucket.name, cloudformation_json.get("Properties", {}))
+        return bucket
+
+    def update_bucket(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        bucket = original_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        _bucket_settings(s3_backends[account_id]["aws"], bucket.name, cloudformation_json.get("Properties", {}))
         return bucket
 
     FakeBucket.create_from_cloudformation_json = classmethod(create_bucket)
+    FakeBucket.update_from_cloudformation_json = classmethod(update_bucket)
 
     class BucketPolicy(CloudFormationModel):
         def __init__(self, bucket: str):
@@ -408,9 +432,48 @@ def install_sqs_policies(ctx) -> None:
                     backend.set_queue_attributes(queue_name(queue), {"Policy": ""})
 
 
+def _truthy(value) -> bool:
+    """A CloudFormation Boolean: true, or the strings a parameter or YAML gives."""
+    return value in (True, "true", "True")
+
+
+def _event_selector(selector: dict) -> dict:
+    """An EventSelectors entry as CloudTrail's PutEventSelectors keeps it (typed, with its defaults)."""
+    return {
+        "ReadWriteType": selector.get("ReadWriteType", "All"),
+        "IncludeManagementEvents": _truthy(selector.get("IncludeManagementEvents", True)),
+        "DataResources": selector.get("DataResources") or [],
+        "ExcludeManagementEventSources": selector.get("ExcludeManagementEventSources") or [],
+    }
+
+
+# moto Trail attribute -> the AWS::CloudTrail::Trail property that sets it (absent: not set).
+OPTIONAL_TRAIL_SETTINGS = {
+    "s3_key_prefix": "S3KeyPrefix",
+    "sns_topic_name": "SnsTopicName",
+    "cw_log_group_arn": "CloudWatchLogsLogGroupArn",
+    "cw_role_arn": "CloudWatchLogsRoleArn",
+    "kms_key_id": "KMSKeyId",
+}
+
+
 def install_cloudtrail(ctx) -> None:
+    """AWS::CloudTrail::Trail (AWS CloudFormation User Guide, resource reference): TrailName, the S3
+    bucket (its policy checked as CreateTrail does, cloudtrail_trails), IsLogging (StartLogging /
+    StopLogging), EventSelectors or AdvancedEventSelectors. An update changes the trail in place,
+    except a new TrailName, which replaces it ("Update requires: Replacement")."""
     from moto.cloudtrail.models import cloudtrail_backends
     from moto.core.common_models import CloudFormationModel
+
+    def apply_settings(trail, props: dict) -> None:
+        """Selectors and logging as the template says: removing EventSelectors restores the default
+        (all management events), IsLogging false stops logging."""
+        trail.event_selectors = [_event_selector(s) for s in props.get("EventSelectors") or []]
+        trail.advanced_event_selectors = [] if trail.event_selectors else list(props.get("AdvancedEventSelectors") or [])
+        if _truthy(props["IsLogging"]) and not trail.status.is_logging:
+            trail.start_logging()
+        elif not _truthy(props["IsLogging"]) and trail.status.is_logging:
+            trail.stop_logging()
 
     class Trail(CloudFormationModel):
         def __init__(self, trail):
@@ -440,25 +503,37 @@ def install_cloudtrail(ctx) -> None:
         @classmethod
         def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
             props = cloudformation_json["Properties"]
-            truthy = lambda v: v in (True, "true", "True")  # noqa: E731
             backend = cloudtrail_backends[account_id][region_name]
             trail = backend.create_trail(
                 props.get("TrailName", resource_name), props["S3BucketName"], props.get("S3KeyPrefix"),
-                props.get("SnsTopicName"), truthy(props.get("IncludeGlobalServiceEvents", True)),
-                truthy(props.get("IsMultiRegionTrail", False)), truthy(props.get("EnableLogFileValidation", False)),
-                truthy(props.get("IsOrganizationTrail", False)), props.get("CloudWatchLogsLogGroupArn"),
+                props.get("SnsTopicName"), _truthy(props.get("IncludeGlobalServiceEvents", True)),
+                _truthy(props.get("IsMultiRegionTrail", False)), _truthy(props.get("EnableLogFileValidation", False)),
+                _truthy(props.get("IsOrganizationTrail", False)), props.get("CloudWatchLogsLogGroupArn"),
                 props.get("CloudWatchLogsRoleArn"), props.get("KMSKeyId"), props.get("Tags", []),
             )
-            if props.get("EventSelectors") or props.get("AdvancedEventSelectors"):
-                trail.put_event_selectors(props.get("EventSelectors"), props.get("AdvancedEventSelectors"))
-            if truthy(props["IsLogging"]):
-                trail.start_logging()
+            apply_settings(trail, props)
             return cls(trail)
 
         @classmethod
         def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+            props = cloudformation_json["Properties"]
+            trail = original_resource.trail
+            if props.get("TrailName", trail.trail_name) != trail.trail_name:
+                replacement = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+                original_resource.delete(account_id, region_name)
+                return replacement
+            cloudtrail_backends[account_id][region_name].update_trail(
+                trail.trail_name, props["S3BucketName"], props.get("S3KeyPrefix", ""), props.get("SnsTopicName"),
+                _truthy(props.get("IncludeGlobalServiceEvents", True)), _truthy(props.get("IsMultiRegionTrail", False)),
+                _truthy(props.get("EnableLogFileValidation", False)), _truthy(props.get("IsOrganizationTrail", False)),
+                props.get("CloudWatchLogsLogGroupArn"), props.get("CloudWatchLogsRoleArn"), props.get("KMSKeyId"),
+            )
+            # moto's update leaves a setting alone when it is not given; the template dropped it.
+            for attribute, name in OPTIONAL_TRAIL_SETTINGS.items():
+                if name not in props:
+                    setattr(trail, attribute, None)
+            apply_settings(trail, props)
+            return original_resource
 
         def delete(self, account_id: str, region_name: str) -> None:
             cloudtrail_backends[account_id][region_name].delete_trail(self.trail.trail_name)

@@ -546,8 +546,11 @@ class Stacks:
             if failures:
                 stack_status(stack, "DELETE_FAILED", _failed_to("delete", failures))
                 return
-            for export in stack.exports:
-                backend.exports.pop(export.name, None)
+            # The backend's own list: resolving the template's exports now would re-create the
+            # resources just deleted (moto's resource map creates a resource when it is looked up).
+            for name, export in list(backend.exports.items()):
+                if export.exporting_stack_id == stack.stack_id:
+                    backend.exports.pop(name, None)
             backend.stacks.pop(stack.stack_id, None)
             backend.deleted_stacks[stack.stack_id] = stack
             stack_status(stack, "DELETE_COMPLETE")
@@ -668,6 +671,24 @@ def _failed_to(verb: str, failures: dict[str, str]) -> str:
     return f"The following resource(s) failed to {verb}: [{', '.join(sorted(failures))}]. "
 
 
+def failure_reason(resource_json: dict, error: Exception) -> str:
+    """A resource's CREATE_FAILED reason. An AWS error from the service (moto's RESTError: code,
+    error_type, message) reads as CloudFormation's resource handlers word it, e.g. for a trail
+    (aws/aws-cdk#27168): Resource handler returned message: "Invalid request provided: Incorrect S3
+    bucket policy is detected for bucket: b (Service: CloudTrail, Status Code: 400, Request ID: …)"
+    (RequestToken: …, HandlerErrorCode: InvalidRequest)."""
+    if not (getattr(error, "error_type", None) and isinstance(getattr(error, "code", None), int)):
+        return f"{type(error).__name__}: {error}"
+    service = resource_json.get("Type", "").split("::")[1:2] or ["AWS"]
+    invalid = 400 <= error.code < 500
+    message = f"{'Invalid request provided: ' if invalid else ''}{error.message}"
+    return (
+        f'Resource handler returned message: "{message} (Service: {service[0]}, Status Code: {error.code}, '
+        f'Request ID: {uuid.uuid4()})" (RequestToken: {uuid.uuid4()}, '
+        f"HandlerErrorCode: {'InvalidRequest' if invalid else 'GeneralServiceException'})"
+    )
+
+
 def _check_parameters(template: dict, parameters: dict) -> None:
     """Parameters without a default must be given (AWS answers UpdateStack with a ValidationError)."""
     from moto.cloudformation.exceptions import ValidationError
@@ -709,7 +730,13 @@ def install(ctx) -> Stacks:
 
     def outputs(stack):
         # AWS shows a stack's outputs once it is created (an update keeps showing the previous ones).
-        return None if stack.status in CREATION_STATES else original_outputs(stack)
+        if stack.status in CREATION_STATES:
+            return None
+        if stack.status.startswith("DELETE") and not stack.output_map._parsed_outputs:
+            # Never resolved (its creation failed): resolving them now would re-create the deleted
+            # resources they name, as moto's resource map creates a resource when it is looked up.
+            return None
+        return original_outputs(stack)
 
     models.Stack.outputs = property(outputs)
     original_create = parsing.parse_and_create_resource
@@ -724,7 +751,7 @@ def install(ctx) -> Stacks:
             raise
         except Exception as e:
             traceback.print_exc()
-            raise ResourceFailed(logical_id, f"{type(e).__name__}: {e}") from e
+            raise ResourceFailed(logical_id, failure_reason(resource_json, e)) from e
         if resource is not None and not is_custom(resource_json):
             _remember_properties(resources_map, resource, resource_json)
         return resource

@@ -33,7 +33,7 @@ EXTENSIONS = [
     "dynamodb_fidelity", "dynamodb_history", "dynamodb_replicas",
     "cloudformation_gaps",
     "bulk_seed",
-    "cognito_subs", "cognito_fast", "cognito_quotas", "cloudtrail_events",
+    "cognito_subs", "cognito_fast", "cognito_quotas", "cloudtrail_events", "cloudtrail_trails",
     "eventbridge", "stepfunctions_fidelity", "sqs_lambda",
     "fault_injection",
 ]

@@ -40,6 +40,22 @@ pub mod names {
     pub fn deployment_parameter(prefix: &str) -> String {
         format!("/cognito-backup/{prefix}/deployment")
     }
+    /// Change capture: the queue of CloudTrail events, its dead-letter queue, the rule, the trail.
+    pub fn change_queue(prefix: &str) -> String {
+        format!("{prefix}-changes")
+    }
+    pub fn change_dead_letter_queue(prefix: &str) -> String {
+        format!("{prefix}-changes-dlq")
+    }
+    pub fn change_rule(prefix: &str) -> String {
+        format!("{prefix}-ChangeCapture")
+    }
+    pub fn change_trail(prefix: &str) -> String {
+        format!("{prefix}-changes")
+    }
+    pub fn reconciliation_rule(prefix: &str) -> String {
+        format!("{prefix}-Reconciliation")
+    }
     /// Where every deployment's parameter lives.
     pub const DEPLOYMENT_PARAMETER_PATH: &str = "/cognito-backup/";
 }
@@ -99,6 +115,10 @@ pub enum Target {
     ImportJobLogs,
     /// The executions of both workflows (whether a lease holder still runs).
     WorkflowExecutions,
+    /// The queue of the pool's CloudTrail events.
+    ChangeQueue,
+    /// `capture/*` in the workflow bucket: the capture's latest progress.
+    WorkflowCapture,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -225,6 +245,42 @@ pub const WORKFLOW_OUTCOME: FunctionDef = FunctionDef {
     memory_mb: 128,
     environment: LEASES_ENV,
     permissions: &[PUBLISH, ENCRYPT_FOR_TOPIC, RELEASE_EXPORT_LEASE, RELEASE_IMPORT_LEASE],
+};
+
+/// Change capture (primary Region, when on): each changed user, group or membership read again and written.
+pub const CAPTURE_CHANGES: FunctionDef = FunctionDef {
+    logical_id: "CaptureChanges",
+    binary: "capture-changes",
+    description: "Change capture: writes each changed user, group or membership to the backup within a minute",
+    // The queue's visibility timeout is six times this, as Lambda's SQS guide advises.
+    timeout_seconds: 60,
+    memory_mb: 128,
+    environment: EXPORT_ENV,
+    permissions: &[
+        Permission {
+            actions: &[
+                "cognito-idp:AdminGetUser",
+                "cognito-idp:AdminListGroupsForUser",
+                "cognito-idp:GetGroup",
+                "cognito-idp:DescribeUserPool",
+            ],
+            target: Target::PrimaryUserPool,
+        },
+        Permission {
+            actions: &["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"],
+            target: Target::BackupTable,
+        },
+        Permission { actions: &["s3:PutObject"], target: Target::WorkflowCapture },
+        Permission {
+            actions: &[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+            target: Target::ChangeQueue,
+        },
+    ],
 };
 
 pub const EXPORT_FUNCTIONS: &[FunctionDef] = &[
@@ -440,7 +496,7 @@ pub const UPDATE_GUARD: FunctionDef = FunctionDef {
 
 /// Every function of the regional stack.
 pub fn regional_functions() -> impl Iterator<Item = &'static FunctionDef> {
-    [&FAILURE_NOTICE, &WORKFLOW_OUTCOME].into_iter().chain(EXPORT_FUNCTIONS).chain(IMPORT_FUNCTIONS)
+    [&FAILURE_NOTICE, &WORKFLOW_OUTCOME, &CAPTURE_CHANGES].into_iter().chain(EXPORT_FUNCTIONS).chain(IMPORT_FUNCTIONS)
 }
 
 /// Every function of both stacks.

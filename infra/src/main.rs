@@ -74,6 +74,15 @@ struct StackArgs {
     notification_email: String,
     #[arg(long, value_enum, default_value = "info-and-errors")]
     notification_preference: Preference,
+    /// Do not capture changes between exports.
+    #[arg(long)]
+    no_change_capture: bool,
+    /// Rely on the account's existing CloudTrail trail instead of creating one.
+    #[arg(long)]
+    use_existing_trail: bool,
+    /// A change-only export between the scheduled ones (rate(…)/cron(…)), or none.
+    #[arg(long, default_value = "none")]
+    reconciliation_schedule: String,
 }
 
 impl StackArgs {
@@ -87,6 +96,9 @@ impl StackArgs {
             quota_share: self.quota_share,
             cleanup_max_removed_share: self.cleanup_max_removed_share,
             restore_object_retention_days: self.restore_object_retention_days,
+            change_capture: !self.no_change_capture,
+            create_trail: !self.use_existing_trail,
+            reconciliation_schedule: self.reconciliation_schedule,
             notification_email: self.notification_email,
             notification_preference: match self.notification_preference {
                 Preference::InfoAndErrors => NotificationPreference::InfoAndErrors,

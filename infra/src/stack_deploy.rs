@@ -46,6 +46,12 @@ pub struct StackConfig {
     pub restore_object_retention_days: u32,
     pub notification_email: String,
     pub notification_preference: NotificationPreference,
+    /// Capture changes from CloudTrail between exports (primary Region).
+    pub change_capture: bool,
+    /// Create a trail for the capture (else the account's existing one is relied on).
+    pub create_trail: bool,
+    /// `none`, or a rate/cron expression for change-only exports between the scheduled ones.
+    pub reconciliation_schedule: String,
 }
 
 impl StackConfig {
@@ -60,6 +66,9 @@ impl StackConfig {
             restore_object_retention_days: 30,
             notification_email: "operator@example.com".into(),
             notification_preference: NotificationPreference::InfoAndErrors,
+            change_capture: true,
+            create_trail: true,
+            reconciliation_schedule: "none".into(),
         }
     }
 
@@ -79,6 +88,9 @@ impl StackConfig {
             p("RestoreObjectRetentionDays", self.restore_object_retention_days.to_string()),
             p("NotificationEmail", self.notification_email.clone()),
             p("NotificationPreference", self.notification_preference.as_str().into()),
+            p("ChangeCapture", if self.change_capture { "Enabled" } else { "Disabled" }.into()),
+            p("ChangeCaptureTrail", if self.create_trail { "CreateTrail" } else { "UseExistingTrail" }.into()),
+            p("ReconciliationSchedule", self.reconciliation_schedule.clone()),
         ]
     }
 }

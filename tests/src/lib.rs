@@ -3,6 +3,7 @@
 
 pub mod benchmark;
 pub mod checks;
+pub mod cli;
 pub mod local_cloud;
 pub mod plot;
 pub mod pools;

@@ -33,8 +33,9 @@ pub async fn deploy(
     pool_id: &str,
     tweak: impl FnOnce(&mut TestStack),
 ) -> Result<Deployment> {
-    let mut stack =
-        TestStack { config: StackConfig::new(prefix, pool_id), function_timeout: None, environment: BTreeMap::new() };
+    // Change capture writes as the tests change pools: only the tests about it turn it on.
+    let config = StackConfig { change_capture: false, ..StackConfig::new(prefix, pool_id) };
+    let mut stack = TestStack { config, function_timeout: None, environment: BTreeMap::new() };
     tweak(&mut stack);
     let code = |_: &str| stack_deploy::placeholder_zip();
     let deployment = stack_deploy::deploy(&cloud.sdk, &stack.config, &Assets::for_deployment(prefix), &code).await?;

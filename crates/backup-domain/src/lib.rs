@@ -6,11 +6,13 @@
 //! - [`ports`]: the small traits the workflows need from the outside world.
 //! - [`export`]: the ExportWorkflow's steps, each resumable from a cursor.
 //! - [`import`]: the ImportWorkflow's steps, likewise.
+//! - [`capture`]: continuous protection: changes read again from CloudTrail events, between exports.
 //! - [`failure_notice`], [`workflow_outcome`]: how a failed run reaches the operator, whatever ended it.
 //! - [`settings`]: environment variable names and parsed settings shared by handlers and infra.
 //! - [`memory`]: in-memory adapters (tests, the simulation; feature `test-support`).
 //! - [`workflow_trace`]: what a driven workflow did against AWS's limits (feature `test-support`).
 
+pub mod capture;
 pub mod clock;
 pub mod deadline;
 pub mod export;

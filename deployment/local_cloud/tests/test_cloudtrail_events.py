@@ -53,6 +53,15 @@ def delivered(pool_id: str, region: str = REGION) -> list[dict]:
     ]
 
 
+def trail_bucket_policy(bucket: str) -> str:
+    """The bucket policy CloudTrail needs to create a trail on the bucket (cloudtrail_trails.py)."""
+    service = {"Service": "cloudtrail.amazonaws.com"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": service, "Action": "s3:GetBucketAcl", "Resource": f"arn:aws:s3:::{bucket}"},
+        {"Effect": "Allow", "Principal": service, "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/*"},
+    ]})
+
+
 def sub_of(user: dict, key: str = "Attributes") -> str:
     return next(a["Value"] for a in user[key] if a["Name"] == "sub")
 
@@ -82,6 +91,7 @@ class CloudTrailTest(unittest.TestCase):
             Bucket=bucket,
             **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}),
         )
+        client("s3", region).put_bucket_policy(Bucket=bucket, Policy=trail_bucket_policy(bucket))
         trails = client("cloudtrail", region)
         trails.create_trail(Name=name, S3BucketName=bucket, IsMultiRegionTrail=multi_region)
         if selectors:
@@ -298,8 +308,13 @@ class CloudFormationTrailTest(CloudTrailTest):
         template = {
             "Resources": {
                 "Logs": {"Type": "AWS::S3::Bucket"},
+                "LogsPolicy": {
+                    "Type": "AWS::S3::BucketPolicy",
+                    "Properties": {"Bucket": {"Ref": "Logs"}, "PolicyDocument": {"Fn::Sub": trail_bucket_policy("${Logs}")}},
+                },
                 "Trail": {
                     "Type": "AWS::CloudTrail::Trail",
+                    "DependsOn": "LogsPolicy",
                     "Properties": {
                         "TrailName": trail,
                         "S3BucketName": {"Ref": "Logs"},

@@ -22,6 +22,7 @@ pub const JUSTIFIED_PATTERNS: &[(&str, &str)] = &[
     ("log-group:/aws/cognito/*", "the role Cognito assumes for import jobs creates those per-pool, per-job log groups"),
     ("/restores/*", "restore work lists, reports and sub-mapping files are named per restore run"),
     ("/exports/*", "an export's seen keys and removal lists are named per export run"),
+    ("/capture/*", "the change capture's progress object"),
     (
         "-backup*",
         "a restore may read a copy of the backup table (a point-in-time restore or a loaded dump), named by the CLI",
@@ -46,6 +47,8 @@ pub fn target_arns(target: Target) -> Vec<Value> {
         Target::NotificationKey => vec![get_att("NotificationKey", "Arn")],
         Target::UserImportRole => vec![get_att("CognitoUserImportLogsRole", "Arn")],
         Target::ImportJobLogs => vec![arn("logs", "log-group:/aws/cognito/userpools/*")],
+        Target::ChangeQueue => vec![arn("sqs", &names::change_queue(PREFIX))],
+        Target::WorkflowCapture => vec![bucket("/capture/*")],
         Target::WorkflowExecutions => [&EXPORT_WORKFLOW, &IMPORT_WORKFLOW]
             .iter()
             .map(|sm| arn("states", &format!("execution:{}:*", names::state_machine(PREFIX, sm))))

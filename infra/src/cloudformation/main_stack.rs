@@ -11,7 +11,7 @@ use crate::definitions::{UPDATE_GUARD, names};
 
 /// Parameters both templates take, with the same names and checks.
 pub fn shared_parameters() -> Vec<(&'static str, Value)> {
-    vec![
+    let mut parameters = vec![
         (
             "ResourcePrefix",
             json!({"Type": "String", "Default": "cognito-backup", "AllowedPattern": "^[a-z][a-z0-9-]{2,19}$",
@@ -56,7 +56,9 @@ pub fn shared_parameters() -> Vec<(&'static str, Value)> {
             json!({"Type": "String", "Default": "INFO_AND_ERRORS", "AllowedValues": ["INFO_AND_ERRORS", "ERRORS_ONLY"],
                    "Description": "Every completion and failure, or failures only"}),
         ),
-    ]
+    ];
+    parameters.extend(super::change_capture::parameters());
+    parameters
 }
 
 pub fn template(assets: &Assets) -> Result<Template, String> {
@@ -78,6 +80,7 @@ pub fn template(assets: &Assets) -> Result<Template, String> {
         "ParameterGroups": [
             {"Label": {"default": "User pool"}, "Parameters": ["PrimaryUserPoolId", "BackupRegion"]},
             {"Label": {"default": "Backups"}, "Parameters": ["ExportSchedule", "CognitoQuotaShare", "CleanupMaxRemovedShare", "RestoreObjectRetentionDays", "ResourcePrefix"]},
+            {"Label": {"default": "Continuous protection"}, "Parameters": ["ChangeCapture", "ChangeCaptureTrail", "ReconciliationSchedule"]},
             {"Label": {"default": "Notifications"}, "Parameters": ["NotificationEmail", "NotificationPreference"]},
         ],
         "ParameterLabels": {
@@ -187,8 +190,12 @@ fn stack_set(t: &mut Template, assets: &Assets) {
                 scoped("dynamodb", format!("table/{PREFIX}-*"), &["dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:UpdateContinuousBackups", "dynamodb:DescribeContinuousBackups", "dynamodb:TagResource", "dynamodb:UntagResource", "dynamodb:ListTagsOfResource"]),
                 scoped("events", format!("rule/{PREFIX}-*"), &["events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets"]),
                 scoped("cloudwatch", format!("alarm:{PREFIX}-*"), &["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:TagResource"]),
+                scoped("sqs", format!("{PREFIX}-*"), &["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue"]),
+                scoped("cloudtrail", format!("trail/{PREFIX}-*"), &["cloudtrail:CreateTrail", "cloudtrail:DeleteTrail", "cloudtrail:UpdateTrail", "cloudtrail:StartLogging", "cloudtrail:StopLogging", "cloudtrail:PutEventSelectors", "cloudtrail:GetTrailStatus", "cloudtrail:DescribeTrails", "cloudtrail:AddTags"]),
+                // Event source mappings have generated IDs, not names to scope to.
+                json!({"Effect": "Allow", "Action": ["lambda:CreateEventSourceMapping", "lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"], "Resource": "*"}),
                 json!({"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:DeleteBucket", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:PutBucketOwnershipControls", "s3:PutBucketVersioning", "s3:PutBucketTagging", "s3:GetBucketLocation", "s3:PutLifecycleConfiguration"],
-                       "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{PREFIX}-workflows-*"))}),
+                       "Resource": [sub(format!("arn:${{AWS::Partition}}:s3:::{PREFIX}-workflows-*")), sub(format!("arn:${{AWS::Partition}}:s3:::{PREFIX}-trail-*"))]}),
                 json!({"Effect": "Allow", "Action": ["s3:GetObject"],
                        "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{}-*/{}/*", assets.bucket_prefix, assets.key_prefix))}),
             ]),

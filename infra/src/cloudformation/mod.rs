@@ -1,6 +1,7 @@
 //! CDK-style constructs that synthesize the CloudFormation templates from the definitions: the main stack
 //! (primary Region) and the regional stack (a StackSet instance in the primary and the backup Region).
 
+mod change_capture;
 mod constructs;
 pub mod iam;
 pub mod main_stack;

@@ -3,9 +3,9 @@
 
 use serde_json::json;
 
-use super::constructs;
 use super::main_stack::shared_parameters;
 use super::template::{Template, reference};
+use super::{change_capture, constructs};
 use crate::definitions::{
     EXPORT_FUNCTIONS, EXPORT_WORKFLOW, FAILURE_NOTICE, IMPORT_FUNCTIONS, IMPORT_WORKFLOW, WORKFLOW_OUTCOME,
 };
@@ -26,6 +26,7 @@ pub fn template(version: &str) -> Result<Template, String> {
     t.parameter("AssetBucketPrefix", json!({"Type": "String", "Description": "Lambda code is in <prefix>-<Region>"}));
     t.parameter("AssetKeyPrefix", json!({"Type": "String", "Description": "Key prefix of the Lambda zips"}));
     t.conditions.insert(PRIMARY.into(), json!({"Fn::Equals": [reference("AWS::Region"), reference("PrimaryRegion")]}));
+    change_capture::conditions(&mut t, PRIMARY);
 
     constructs::topic(&mut t);
     constructs::ledger_table(&mut t);
@@ -42,6 +43,7 @@ pub fn template(version: &str) -> Result<Template, String> {
     constructs::schedule(&mut t, &export, Some(PRIMARY));
     constructs::outcome_rule(&mut t, &import, &export, PRIMARY);
     constructs::deployment_parameter(&mut t, &export, PRIMARY);
+    change_capture::resources(&mut t, &export);
 
     t.output("ImportWorkflowArn", "Start it with {\"NewUserPoolId\": \"...\"}", reference("ImportWorkflow"));
     t.output(

@@ -75,8 +75,13 @@ pub async fn run(ports: ExportPorts<'_>, input: GroupsInput, deadline: Deadline)
 }
 
 fn group_item(group: PoolGroup, run: &ExportRun, observed_at: i64) -> GroupItem {
+    backup_group(group, run.confirmation(observed_at))
+}
+
+/// A group as the backup keeps it (the export and the change capture build them alike).
+pub fn backup_group(group: PoolGroup, confirmed: crate::schema::Confirmation) -> GroupItem {
     GroupItem {
-        confirmed: run.confirmation(observed_at),
+        confirmed,
         group_name: group.name,
         description: group.description,
         precedence: group.precedence,

@@ -157,21 +157,30 @@ fn user_item(
         counts.without_sub += 1;
         return None;
     };
-    let pseudo_username = match pseudo_username::derive(&user.username, &user.attributes, &run.username_attributes) {
-        Ok(name) => Some(name),
-        Err(_) => {
-            counts.unresolved_pseudo_usernames.add(sub);
-            None
-        }
-    };
+    let item = backup_user(user, mfa_settings, &run.username_attributes, run.confirmation(observed_at))?;
+    if item.pseudo_username.is_none() {
+        counts.unresolved_pseudo_usernames.add(sub);
+    }
     counts.users += 1;
     counts.federated += u64::from(user.is_federated());
     counts.disabled += u64::from(!user.enabled);
+    Some(item)
+}
+
+/// A user as the backup keeps it (`None` without a sub: an item cannot be keyed without one). The
+/// export and the change capture build user items alike.
+pub fn backup_user(
+    user: &PoolUser,
+    mfa_settings: Option<UserMfaSettings>,
+    username_attributes: &[String],
+    confirmed: crate::schema::Confirmation,
+) -> Option<UserItem> {
+    let sub = user.sub()?;
     Some(UserItem {
-        confirmed: run.confirmation(observed_at),
+        confirmed,
         sub: sub.to_owned(),
         username: user.username.clone(),
-        pseudo_username,
+        pseudo_username: pseudo_username::derive(&user.username, &user.attributes, username_attributes).ok(),
         attributes: user.attributes.clone(),
         enabled: user.enabled,
         status: user.status.clone(),
