@@ -7,6 +7,7 @@
 #   deployment/run-benchmark.sh [--users N] [--subs uuid4|uuidv7] [--quota-scale K] [--latency-ms L]
 #                               [--users-per-group G]
 #   deployment/run-benchmark.sh --simulate [--users N] [--subs ...]   # the virtual-time simulation instead
+#   deployment/run-benchmark.sh --capture 1000 [--capture-rate 10]   # the change capture's recovery point
 #
 # Defaults: 10,000 users, uuid4 subs, quotas × 10 (time runs 10 times faster, evenly), 100 ms per call.
 set -euo pipefail

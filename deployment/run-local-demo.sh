@@ -4,8 +4,8 @@
 # Builds the workspace, starts the local cloud (unless it already runs), seeds a realistic pool of 1,200
 # users and 80 groups, deploys the stack through CloudFormation, then: `cognito-backup status` (no backup
 # yet: RPO exceeded), `export --wait`, `status`, a check of the backup against the pool, `create-pool`,
-# `restore --wait` (verified), `restore-user` of a user deleted from the pool, and `dump`. Stops the local
-# cloud it started. Exits non-zero if any step fails or the restore is not verified.
+# `restore --wait` (verified), `restore-user` of a user deleted from the pool, a change captured between
+# exports (`status` shows it), and `dump`. Stops the local cloud it started. Exits non-zero if any step fails or the restore is not verified.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,6 +52,12 @@ echo
 echo "Deleting user-00042 from the restored pool, as an accident would…"
 "$TARGET_DIR/debug/local-demo" delete-user "$TARGET" user-00042
 cb restore-user --username user-00042 --target-pool "$TARGET"
+
+echo
+echo "A user signs up in the protected pool, between exports; change capture takes it from CloudTrail…"
+"$TARGET_DIR/debug/local-demo" create-user "$POOL_ID" newcomer-between-exports
+sleep 5
+cb status
 
 DUMP="$TARGET_DIR/demo-backup.ndjson.gz"
 cb dump --out "$DUMP"

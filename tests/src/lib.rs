@@ -2,6 +2,7 @@
 //! user pools, and helpers to deploy the stack and run its workflows through Step Functions.
 
 pub mod benchmark;
+pub mod capture_benchmark;
 pub mod checks;
 pub mod cli;
 pub mod local_cloud;

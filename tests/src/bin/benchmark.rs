@@ -28,11 +28,27 @@ struct Args {
     /// Where the plot goes.
     #[arg(long, default_value = "docs/benchmark.svg")]
     plot: PathBuf,
+    /// Instead: measure the change capture's recovery point over this many mixed changes.
+    #[arg(long)]
+    capture: Option<usize>,
+    /// Changes per second of the capture measurement.
+    #[arg(long, default_value_t = 10.0)]
+    capture_rate: f64,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), local_harness::Error> {
     let args = Args::parse();
+    if let Some(changes) = args.capture {
+        let results = local_harness::capture_benchmark::run(changes, args.capture_rate).await?;
+        println!(
+            "{} changes at {}/s ({:?}): recovery point p50 {:.2} s, p99 {:.2} s, max {:.2} s; {} not reflected within 120 s",
+            results.changes, results.per_second, results.kinds, results.p50_seconds, results.p99_seconds, results.max_seconds, results.missed
+        );
+        std::fs::create_dir_all(&args.out_dir)?;
+        std::fs::write(args.out_dir.join("capture.json"), serde_json::to_vec_pretty(&results)?)?;
+        return Ok(());
+    }
     let cloud = LocalCloud::connect().await?;
     let settings = BenchmarkSettings {
         users: args.users,

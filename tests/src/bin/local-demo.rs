@@ -6,6 +6,7 @@
 //! - `local-demo check <prefix> <pool ID>`: reads the backup table back and compares it with the pool,
 //!   user by user, group by group, membership by membership; exits 1 if they disagree.
 //! - `local-demo delete-user <pool ID> <username>`: the accident `cognito-backup restore-user` repairs.
+//! - `local-demo create-user <pool ID> <username>`: a sign-up between exports, for the change capture.
 
 use std::collections::BTreeSet;
 
@@ -25,7 +26,8 @@ async fn main() {
         ["setup"] => setup().await,
         ["check", prefix, pool_id] => check(prefix, pool_id).await,
         ["delete-user", pool_id, username] => delete_user(pool_id, username).await,
-        _ => Err("usage: local-demo setup | local-demo check <prefix> <pool ID> | local-demo delete-user <pool ID> <username>".into()),
+        ["create-user", pool_id, username] => create_user(pool_id, username).await,
+        _ => Err("usage: local-demo setup | local-demo check <prefix> <pool ID> | local-demo delete-user|create-user <pool ID> <username>".into()),
     };
     if let Err(e) = result {
         eprintln!("local demo failed: {e}");
@@ -51,8 +53,13 @@ async fn setup() -> Result<()> {
     );
     eprintln!("Deploying the stack through CloudFormation (both workflows, the global backup table, topic, schedule)…");
     // Nothing else uses the local pool, so the demo may take the whole of each Cognito quota.
-    workflows::deploy(&cloud, &prefix, &pool_id, |stack| stack.config.quota_share = 1.0).await?;
-    eprintln!("  deployment {prefix} (quota share 1.0: no application shares the quotas here)");
+    workflows::deploy(&cloud, &prefix, &pool_id, |stack| {
+        stack.config.quota_share = 1.0;
+        // As deployed by default: changes are captured from CloudTrail between exports.
+        stack.config.change_capture = true;
+    })
+    .await?;
+    eprintln!("  deployment {prefix} (quota share 1.0: no application shares the quotas here; change capture on)");
     println!("{prefix} {pool_id}");
     Ok(())
 }
@@ -127,5 +134,18 @@ async fn check(prefix: &str, pool_id: &str) -> Result<()> {
 async fn delete_user(pool_id: &str, username: &str) -> Result<()> {
     let cloud = LocalCloud::connect().await?;
     cloud.cognito().admin_delete_user().user_pool_id(pool_id).username(username).send().await?;
+    Ok(())
+}
+
+async fn create_user(pool_id: &str, username: &str) -> Result<()> {
+    let cloud = LocalCloud::connect().await?;
+    cloud
+        .cognito()
+        .admin_create_user()
+        .user_pool_id(pool_id)
+        .username(username)
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await?;
     Ok(())
 }
