@@ -9,20 +9,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sfn::types::ExecutionStatus;
 use backup_domain::schema::BackupItem;
 use local_harness::Result;
+use local_harness::checks::{self, assert_succeeded, assert_verified};
 use local_harness::pools::{self, PoolShape};
 use local_harness::scenario::{Scenario, scenario, scenario_shaped};
 use local_harness::workflows::{self, Execution, keys, run_export};
 use serde_json::json;
-
-fn assert_succeeded(execution: &Execution) {
-    assert_eq!(execution.status, ExecutionStatus::Succeeded, "{:?} {:?}", execution.error, execution.cause);
-}
-
-fn assert_verified(execution: &Execution) {
-    assert_succeeded(execution);
-    let output = execution.output.clone().unwrap_or_default();
-    assert_eq!(output["verified"], true, "{output}");
-}
 
 /// The execution failed, and its cause contains each of `expected`.
 fn assert_failed_with(execution: &Execution, expected: &[&str]) {
@@ -41,23 +32,7 @@ async fn exported(label: &str, users: usize, groups: usize) -> Result<Scenario> 
 
 /// Every user of a pool: username → attributes.
 async fn users_of(s: &Scenario, pool_id: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
-    let mut users = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let out = s.cloud.cognito().list_users().user_pool_id(pool_id).set_pagination_token(token).send().await?;
-        for u in out.users() {
-            let attributes = u
-                .attributes()
-                .iter()
-                .map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned()))
-                .collect();
-            users.insert(u.username().unwrap_or_default().to_owned(), attributes);
-        }
-        match out.pagination_token() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return Ok(users),
-        }
-    }
+    Ok(checks::users_of(&s.cloud, pool_id).await?.into_iter().map(|(name, u)| (name, u.attributes)).collect())
 }
 
 async fn assert_empty(s: &Scenario, pool_id: &str) -> Result<()> {

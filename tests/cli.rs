@@ -32,20 +32,12 @@ async fn exported(label: &str, users: usize, groups: usize) -> Result<Scenario> 
 
 /// (username, sub) of every user of a pool.
 async fn users_of(s: &Scenario, region: Option<&str>, pool_id: &str) -> Result<Vec<(String, String)>> {
-    let cognito = s.cloud_in(region).await?.cognito();
-    let mut users = Vec::new();
-    let mut token = None;
-    loop {
-        let out = cognito.list_users().user_pool_id(pool_id).set_pagination_token(token).send().await?;
-        for u in out.users() {
-            let sub = u.attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()).unwrap_or_default();
-            users.push((u.username().unwrap_or_default().to_owned(), sub.to_owned()));
-        }
-        match out.pagination_token() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return Ok(users),
-        }
-    }
+    let users = local_harness::checks::users_of(&s.cloud_in(region).await?, pool_id).await?;
+    Ok(users
+        .into_values()
+        .map(|u| (u.sub().unwrap_or_default().to_owned(), u.username))
+        .map(|(sub, name)| (name, sub))
+        .collect())
 }
 
 #[tokio::test(flavor = "multi_thread")]

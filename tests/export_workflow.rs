@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_sfn::types::ExecutionStatus;
 use backup_domain::schema::{BackupItem, ExportMarkerItem, GroupItem, MembershipItem, UserItem};
 use local_harness::Result;
+use local_harness::checks::assert_succeeded;
 use local_harness::local_cloud::Fault;
 use local_harness::pools;
 use local_harness::scenario::{scenario, scenario_with_mfa};
-use local_harness::workflows::{Execution, keys};
+use local_harness::workflows::keys;
 
 fn users_of(items: &[BackupItem]) -> BTreeMap<String, UserItem> {
     items
@@ -34,16 +35,6 @@ fn marker_of(items: &[BackupItem]) -> ExportMarkerItem {
         .iter()
         .find_map(|i| if let BackupItem::ExportMarker(m) = i { Some(m.clone()) } else { None })
         .expect("a successful export writes the export marker")
-}
-
-fn assert_succeeded(execution: &Execution) {
-    assert_eq!(
-        execution.status,
-        ExecutionStatus::Succeeded,
-        "execution failed: {:?} {:?}",
-        execution.error,
-        execution.cause
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::ExecutionStatus;
 use backup_domain::settings::env;
 use local_harness::Result;
-use local_harness::checks::assert_backup_is_the_pool;
+use local_harness::checks::{assert_backup_is_the_pool, assert_succeeded, assert_verified};
 use local_harness::local_cloud::Fault;
 use local_harness::pools;
 use local_harness::scenario::{Scenario, scenario};
@@ -20,16 +20,6 @@ const LIMIT: Duration = Duration::from_secs(600);
 /// The tests that set global switches, or that a switch would disturb, run one at a time: nextest runs
 /// each test in its own process (`.config/nextest.toml` groups them); `cargo test` shares this lock.
 static GLOBAL_SWITCHES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn assert_succeeded(execution: &Execution) {
-    assert_eq!(execution.status, ExecutionStatus::Succeeded, "{:?} {:?}", execution.error, execution.cause);
-}
-
-fn assert_verified(execution: &Execution) {
-    assert_succeeded(execution);
-    let output = execution.output.clone().unwrap_or_default();
-    assert_eq!(output["verified"], true, "{output}");
-}
 
 /// Restores the backup into a new pool and checks that the restore verifies.
 async fn restore_verifies(s: &Scenario, target: &str) -> Result<()> {

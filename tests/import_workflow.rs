@@ -6,53 +6,13 @@ use std::collections::BTreeMap;
 use aws_sdk_sfn::types::ExecutionStatus;
 use backup_domain::ports::PoolUser;
 use local_harness::Result;
-use local_harness::local_cloud::{Fault, LocalCloud};
+use local_harness::checks::{assert_verified, users_of};
+use local_harness::local_cloud::Fault;
 use local_harness::pools;
 use local_harness::scenario::{Scenario, scenario};
-use local_harness::workflows::Execution;
 use serde_json::json;
 
 const BACKUP_REGION: &str = "us-west-2";
-
-/// Every user of a pool, by username.
-async fn pool_users(cloud: &LocalCloud, pool_id: &str) -> Result<BTreeMap<String, PoolUser>> {
-    let mut users = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let out = cloud.cognito().list_users().user_pool_id(pool_id).set_pagination_token(token).send().await?;
-        for u in out.users() {
-            let attributes = u
-                .attributes()
-                .iter()
-                .map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned()))
-                .collect();
-            let user = PoolUser {
-                username: u.username().unwrap_or_default().to_owned(),
-                attributes,
-                enabled: u.enabled(),
-                status: u.user_status().map(|s| s.as_str()).unwrap_or_default().into(),
-                ..Default::default()
-            };
-            users.insert(user.username.clone(), user);
-        }
-        match out.pagination_token() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return Ok(users),
-        }
-    }
-}
-
-fn assert_verified(execution: &Execution) {
-    assert_eq!(
-        execution.status,
-        ExecutionStatus::Succeeded,
-        "import failed: {:?} {:?}",
-        execution.error,
-        execution.cause
-    );
-    let output = execution.output.as_ref().expect("the report is the output");
-    assert_eq!(output["verified"], true, "{output}");
-}
 
 async fn exported(label: &str, username_attributes: &[&str], users: usize, groups: usize) -> Result<Scenario> {
     let s = scenario(label, username_attributes, pools::nasty_users(users), groups, |_| {}).await?;
@@ -65,7 +25,7 @@ async fn exported(label: &str, username_attributes: &[&str], users: usize, group
 /// attributes, enabled flag and groups.
 async fn assert_restored(s: &Scenario, region: Option<&str>, target: &str, name_by: Option<&str>) -> Result<()> {
     let cloud = s.cloud_in(region).await?;
-    let restored = pool_users(&cloud, target).await?;
+    let restored = users_of(&cloud, target).await?;
     let natives: Vec<_> = s.users.iter().filter(|u| u.status != "EXTERNAL_PROVIDER").collect();
     assert_eq!(restored.len(), natives.len(), "every native user, once");
     let by_name: BTreeMap<String, &PoolUser> = restored
@@ -182,7 +142,7 @@ async fn a_restore_that_fails_midway_completes_when_run_again_with_no_duplicates
     assert!(failed.cause.unwrap_or_default().contains("AdminAddUserToGroup"));
     let messages = s.inbox.messages().await?;
     assert!(messages.iter().any(|(_, body)| body.contains("skip-existing")), "{messages:?}");
-    assert!(!pool_users(&s.cloud, &target).await?.is_empty(), "users were restored before the failure");
+    assert!(!users_of(&s.cloud, &target).await?.is_empty(), "users were restored before the failure");
 
     let resumed = s.import(None, json!({"NewUserPoolId": target, "ConflictPolicy": "skip-existing"})).await?;
     assert_verified(&resumed);
@@ -202,7 +162,7 @@ async fn a_dry_run_outputs_the_plan_and_writes_nothing() -> Result<()> {
     assert_eq!(plan["usersNotRestorable"], 1);
     assert_eq!(plan["groups"], 3);
     assert!(plan["estimatedSeconds"].as_f64().unwrap_or(0.0) > 0.0);
-    assert!(pool_users(&s.cloud, &target).await?.is_empty());
+    assert!(users_of(&s.cloud, &target).await?.is_empty());
     let groups = s.cloud.cognito().list_groups().user_pool_id(&target).send().await?;
     assert!(groups.groups().is_empty());
     Ok(())

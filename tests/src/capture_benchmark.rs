@@ -28,11 +28,14 @@ pub struct CaptureResults {
     pub missed: usize,
 }
 
+/// Whether the backup's item (if any) reflects a change.
+type Reflects = Box<dyn Fn(Option<&BackupItem>) -> bool + Send>;
+
 /// One change and how to tell the backup has it.
 struct Pending {
     key: ItemKey,
     done_at: Instant,
-    check: Box<dyn Fn(Option<&BackupItem>) -> bool + Send>,
+    check: Reflects,
 }
 
 const KINDS: [&str; 6] = ["create", "update", "disable", "add-to-group", "remove-from-group", "delete"];
@@ -50,7 +53,7 @@ async fn change(s: &Scenario, i: usize) -> Result<(&'static str, Pending)> {
     // Seeded users 0..600 are in groups; each change uses a different one.
     let seed = &s.users[i];
     let sub = s.sub(&seed.key).to_owned();
-    let (key, check): (ItemKey, Box<dyn Fn(Option<&BackupItem>) -> bool + Send>) = match kind {
+    let (key, check): (ItemKey, Reflects) = match kind {
         "create" => {
             let name = format!("created-{i:05}");
             let out = cognito
@@ -87,12 +90,20 @@ async fn change(s: &Scenario, i: usize) -> Result<(&'static str, Pending)> {
             (ItemKey::user(&sub), Box::new(|i| i.and_then(BackupItem::as_user).is_some_and(|u| !u.enabled)))
         }
         "add-to-group" => {
-            let group = s.groups.iter().find(|g| !g.members.contains(&seed.key)).map(|g| g.name.clone()).unwrap_or_default();
-            cognito.admin_add_user_to_group().user_pool_id(pool).username(&seed.username).group_name(&group).send().await?;
+            let group =
+                s.groups.iter().find(|g| !g.members.contains(&seed.key)).map(|g| g.name.clone()).unwrap_or_default();
+            cognito
+                .admin_add_user_to_group()
+                .user_pool_id(pool)
+                .username(&seed.username)
+                .group_name(&group)
+                .send()
+                .await?;
             (ItemKey::membership(&group, &sub), Box::new(|i| i.and_then(BackupItem::as_membership).is_some()))
         }
         "remove-from-group" => {
-            let group = s.groups.iter().find(|g| g.members.contains(&seed.key)).map(|g| g.name.clone()).unwrap_or_default();
+            let group =
+                s.groups.iter().find(|g| g.members.contains(&seed.key)).map(|g| g.name.clone()).unwrap_or_default();
             cognito
                 .admin_remove_user_from_group()
                 .user_pool_id(pool)
@@ -119,14 +130,18 @@ async fn items(s: &Scenario, keys: &[ItemKey]) -> Result<BTreeMap<ItemKey, Backu
                 chunk
                     .iter()
                     .map(|k| {
-                        [("pk".to_string(), AttributeValue::S(k.pk.clone())), ("sk".to_string(), AttributeValue::S(k.sk.clone()))]
-                            .into()
+                        [
+                            ("pk".to_string(), AttributeValue::S(k.pk.clone())),
+                            ("sk".to_string(), AttributeValue::S(k.sk.clone())),
+                        ]
+                        .into()
                     })
                     .collect(),
             ))
             .consistent_read(true)
             .build()?;
-        let out = s.cloud.dynamodb().batch_get_item().request_items(&s.deployment.backup_table_name, request).send().await?;
+        let out =
+            s.cloud.dynamodb().batch_get_item().request_items(&s.deployment.backup_table_name, request).send().await?;
         for raw in out.responses().and_then(|r| r.get(&s.deployment.backup_table_name)).cloned().unwrap_or_default() {
             let item = backup_aws::from_dynamo_item(raw)?;
             found.insert(item.key(), item);

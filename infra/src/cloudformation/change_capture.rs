@@ -155,8 +155,8 @@ fn trail(t: &mut Template) {
         "AWS::S3::Bucket",
         json!({
             "BucketName": sub(format!("{PREFIX}-trail-${{AWS::Region}}-${{AWS::AccountId}}")),
-            "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
-            "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+            "BucketEncryption": constructs::bucket_encryption(),
+            "PublicAccessBlockConfiguration": constructs::no_public_access(),
             "LifecycleConfiguration": {"Rules": [{"Id": "expire-trail-logs", "Status": "Enabled", "ExpirationInDays": 90}]},
         }),
         with_condition(Some(CREATE_TRAIL), json!({"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})),

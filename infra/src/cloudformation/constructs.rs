@@ -297,14 +297,24 @@ pub fn ledger_table(t: &mut Template) {
 
 /// The Region's bucket for the workflows' state, restore reports and sub mappings: private, encrypted,
 /// TLS only, retained, and emptied by lifecycle rules (sub mappings hold usernames).
+/// Objects encrypted at rest with S3's keys.
+pub fn bucket_encryption() -> Value {
+    json!({"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+}
+
+/// A bucket nobody outside the account reaches.
+pub fn no_public_access() -> Value {
+    json!({"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true})
+}
+
 pub fn workflow_bucket(t: &mut Template) {
     t.resource(
         "WorkflowBucket",
         "AWS::S3::Bucket",
         json!({
             "BucketName": sub(names::workflow_bucket(PREFIX, "${AWS::Region}", "${AWS::AccountId}")),
-            "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
-            "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+            "BucketEncryption": bucket_encryption(),
+            "PublicAccessBlockConfiguration": no_public_access(),
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
             "VersioningConfiguration": {"Status": "Enabled"},
             "LifecycleConfiguration": {"Rules": [

@@ -43,7 +43,13 @@ async fn main() -> Result<(), local_harness::Error> {
         let results = local_harness::capture_benchmark::run(changes, args.capture_rate).await?;
         println!(
             "{} changes at {}/s ({:?}): recovery point p50 {:.2} s, p99 {:.2} s, max {:.2} s; {} not reflected within 120 s",
-            results.changes, results.per_second, results.kinds, results.p50_seconds, results.p99_seconds, results.max_seconds, results.missed
+            results.changes,
+            results.per_second,
+            results.kinds,
+            results.p50_seconds,
+            results.p99_seconds,
+            results.max_seconds,
+            results.missed
         );
         std::fs::create_dir_all(&args.out_dir)?;
         std::fs::write(args.out_dir.join("capture.json"), serde_json::to_vec_pretty(&results)?)?;

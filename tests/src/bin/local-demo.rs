@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 use backup_domain::schema::BackupItem;
 use local_harness::Result;
+use local_harness::checks::pool_state_of;
 use local_harness::local_cloud::LocalCloud;
 use local_harness::pools;
 use local_harness::workflows::{self, backup_items};
@@ -68,63 +69,16 @@ async fn check(prefix: &str, pool_id: &str) -> Result<()> {
     let cloud = LocalCloud::connect().await?;
     let table = infra::definitions::names::backup_table(prefix);
     let items = backup_items(&cloud, &table).await?;
-    let in_backup = |f: fn(&BackupItem) -> Option<(String, String)>| -> BTreeSet<(String, String)> {
-        items.iter().filter_map(f).collect()
-    };
-    let users = in_backup(|i| i.as_user().map(|u| (u.sub.clone(), String::new())));
-    let groups = in_backup(|i| i.as_group().map(|g| (g.group_name.clone(), String::new())));
-    let memberships = in_backup(|i| i.as_membership().map(|m| (m.group_name.clone(), m.sub.clone())));
-
-    let cognito = cloud.cognito();
-    let (mut pool_users, mut token) = (BTreeSet::new(), None);
-    loop {
-        let out = cognito.list_users().user_pool_id(pool_id).set_pagination_token(token).send().await?;
-        for u in out.users() {
-            if let Some(sub) = u.attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()) {
-                pool_users.insert((sub.to_owned(), String::new()));
-            }
-        }
-        match out.pagination_token() {
-            Some(t) => token = Some(t.to_owned()),
-            None => break,
-        }
-    }
-    let (mut pool_groups, mut pool_memberships, mut token) = (BTreeSet::new(), BTreeSet::new(), None);
-    loop {
-        let out = cognito.list_groups().user_pool_id(pool_id).limit(60).set_next_token(token).send().await?;
-        for g in out.groups() {
-            let name = g.group_name().unwrap_or_default().to_owned();
-            pool_groups.insert((name.clone(), String::new()));
-            let mut member_token = None;
-            loop {
-                let page = cognito
-                    .list_users_in_group()
-                    .user_pool_id(pool_id)
-                    .group_name(&name)
-                    .limit(60)
-                    .set_next_token(member_token)
-                    .send()
-                    .await?;
-                for u in page.users() {
-                    if let Some(sub) = u.attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()) {
-                        pool_memberships.insert((name.clone(), sub.to_owned()));
-                    }
-                }
-                match page.next_token() {
-                    Some(t) => member_token = Some(t.to_owned()),
-                    None => break,
-                }
-            }
-        }
-        match out.next_token() {
-            Some(t) => token = Some(t.to_owned()),
-            None => break,
-        }
-    }
-    println!("  users        {:>6} in the backup   (pool: {})", users.len(), pool_users.len());
-    println!("  groups       {:>6} in the backup   (pool: {})", groups.len(), pool_groups.len());
-    println!("  memberships  {:>6} in the backup   (pool: {})", memberships.len(), pool_memberships.len());
-    if users != pool_users || groups != pool_groups || memberships != pool_memberships {
+    let users: BTreeSet<String> = items.iter().filter_map(BackupItem::as_user).map(|u| u.sub.clone()).collect();
+    let groups: BTreeSet<String> =
+        items.iter().filter_map(BackupItem::as_group).map(|g| g.group_name.clone()).collect();
+    let memberships: BTreeSet<(String, String)> =
+        items.iter().filter_map(BackupItem::as_membership).map(|m| (m.group_name.clone(), m.sub.clone())).collect();
+    let pool = pool_state_of(&cloud, pool_id).await?;
+    println!("  users        {:>6} in the backup   (pool: {})", users.len(), pool.subs.len());
+    println!("  groups       {:>6} in the backup   (pool: {})", groups.len(), pool.groups.len());
+    println!("  memberships  {:>6} in the backup   (pool: {})", memberships.len(), pool.memberships.len());
+    if users != pool.subs || groups != pool.groups || memberships != pool.memberships {
         return Err(format!("the backup {table} does not match user pool {pool_id}").into());
     }
     println!("  every user, group and membership of the pool is in the backup, once.");
