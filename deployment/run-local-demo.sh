@@ -54,7 +54,7 @@ echo "Deleting user-00042 from the restored pool, as an accident would…"
 cb restore-user --username user-00042 --target-pool "$TARGET"
 
 echo
-echo "A user signs up in the protected pool, between exports; change capture takes it from CloudTrail…"
+echo "An administrator creates a user in the protected pool, between exports; change capture takes it from CloudTrail…"
 "$TARGET_DIR/debug/local-demo" create-user "$POOL_ID" newcomer-between-exports
 sleep 5
 cb status

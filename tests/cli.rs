@@ -288,3 +288,43 @@ async fn the_profile_chooses_the_region() -> Result<()> {
     assert_eq!(out.json()["deployment"]["region"], BACKUP_REGION, "{}", out.stderr);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_conflict_policy_export_options_and_dump_to_stdout_reach_their_targets() -> Result<()> {
+    let s = exported("clioptions", 20, 2).await?;
+    let created = run(&s, &["--json", "create-pool", "--name", "occupied"])?;
+    let target = created.json()["userPoolId"].as_str().unwrap_or_default().to_owned();
+    let existing = &s.users[0].username;
+    s.cloud
+        .cognito()
+        .admin_create_user()
+        .user_pool_id(&target)
+        .username(existing)
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await?;
+    let refused = run(&s, &["restore", "--target-pool", &target, "--yes", "--wait"])?;
+    assert_code(&refused, 1);
+    assert!(refused.stderr.contains("TargetPoolNotEmpty"), "{}", refused.stderr);
+    for policy in ["skip-existing", "overwrite"] {
+        let restored = run(&s, &["restore", "--target-pool", &target, "--conflict-policy", policy, "--yes", "--wait"])?;
+        assert_code(&restored, 0);
+        assert_eq!(users_of(&s, None, &target).await?.len(), 20, "{policy}: no duplicate");
+    }
+
+    let export = run(&s, &["--json", "export", "--wait", "--allow-count-mismatch", "--allow-mass-removal"])?;
+    assert_code(&export, 0);
+    let arn = export.json()["executionArn"].as_str().unwrap_or_default().to_owned();
+    let described = s.cloud.sfn().describe_execution().execution_arn(&arn).send().await?;
+    let input: serde_json::Value = serde_json::from_str(described.input().unwrap_or("{}"))?;
+    assert_eq!(input, serde_json::json!({"AllowCountMismatch": true, "AllowMassRemoval": true}));
+
+    let dumped = run(&s, &["dump", "--out", "-"])?;
+    assert_code(&dumped, 0);
+    let lines: Vec<&str> = dumped.stdout.lines().collect();
+    let header: serde_json::Value = serde_json::from_str(lines[0])?;
+    assert_eq!(header["format"], "cognito-backup-dump");
+    let memberships: usize = s.groups.iter().map(|g| g.members.len()).sum();
+    assert_eq!(lines.len(), 1 + 20 + 2 + memberships, "a header and one line per item");
+    Ok(())
+}

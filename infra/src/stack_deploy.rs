@@ -12,7 +12,7 @@ use backup_domain::settings::NotificationPreference;
 use serde::{Deserialize, Serialize};
 
 use crate::cloudformation::{self, Assets, REGIONAL_TEMPLATE_FILE};
-use crate::definitions::{EXPORT_FUNCTIONS, all_functions, names, regional_functions};
+use crate::definitions::{CAPTURE_CHANGES, EXPORT_FUNCTIONS, all_functions, names, regional_functions};
 
 #[derive(Debug, thiserror::Error)]
 #[error("deploying {what}: {detail}")]
@@ -301,6 +301,11 @@ pub async fn describe(sdk: &SdkConfig, stack: &str) -> Result<Deployment, Deploy
     };
     let (stack_set, backup_region) = (get("RegionalStackSetName")?, get("BackupRegion")?);
     let prefix = get("ResourcePrefix")?;
+    // The capture function exists in the primary Region only, and only when capture is on.
+    let capture_on = main
+        .parameters()
+        .iter()
+        .any(|p| p.parameter_key() == Some("ChangeCapture") && p.parameter_value() == Some("Enabled"));
     let instances = cfn
         .list_stack_instances()
         .stack_set_name(&stack_set)
@@ -340,6 +345,7 @@ pub async fn describe(sdk: &SdkConfig, stack: &str) -> Result<Deployment, Deploy
             notification_topic_arn: get("NotificationTopicArn")?,
             functions: regional_functions()
                 .filter(|f| primary || !EXPORT_FUNCTIONS.iter().any(|e| e.binary == f.binary))
+                .filter(|f| f.binary != CAPTURE_CHANGES.binary || (primary && capture_on))
                 .map(|f| names::function(&prefix, f))
                 .collect(),
         });

@@ -138,29 +138,23 @@ fn succeeded(what: &str, execution: &Execution) -> Result<()> {
     Ok(())
 }
 
-/// The local cloud as the benchmark needs it: quotas, memory and latency on until dropped.
-struct Conditions {
-    _switches: Vec<Switched>,
-    _latency: Vec<ActiveFault>,
-}
-
-fn conditions(cloud: &LocalCloud, settings: &BenchmarkSettings) -> Result<Conditions> {
+/// The local cloud's switches as the benchmark needs them: quotas, memory and limits on until dropped.
+fn switches(cloud: &LocalCloud, settings: &BenchmarkSettings) -> Result<Vec<Switched>> {
     let scale = settings.quota_scale;
-    let switches = vec![
+    Ok(vec![
         cloud.switch(
             "cognito",
             json!({"quotas": true, "quotaScale": scale, "importUsersPerSecond": IMPORT_USERS_PER_SECOND * scale}),
         )?,
         cloud.switch("lambda", json!({"enforceMemory": true}))?,
         cloud.switch("stepfunctions", json!({"payloadLimitBytes": 262_144, "historyLimit": 25_000}))?,
-    ];
-    let latency = COGNITO_OPERATIONS
-        .iter()
-        .map(|op| {
-            cloud.fault(&Fault { operation: (*op).into(), delay_ms: Some(settings.latency_ms), ..Default::default() })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Conditions { _switches: switches, _latency: latency })
+    ])
+}
+
+/// AWS's round trip on every Cognito call about `pool_id` (only its calls: other tests may share the
+/// local cloud), until dropped.
+fn latency(cloud: &LocalCloud, settings: &BenchmarkSettings, pool_id: &str) -> Result<Vec<ActiveFault>> {
+    COGNITO_OPERATIONS.iter().map(|op| cloud.fault(&Fault::latency(op, pool_id, settings.latency_ms))).collect()
 }
 
 pub async fn run(cloud: &LocalCloud, settings: &BenchmarkSettings) -> Result<Results> {
@@ -178,7 +172,8 @@ pub async fn run(cloud: &LocalCloud, settings: &BenchmarkSettings) -> Result<Res
         stack.environment.insert(env::COGNITO_QUOTA_SCALE.into(), scale.to_string());
     })
     .await?;
-    let _conditions = conditions(cloud, settings)?;
+    let _switches = switches(cloud, settings)?;
+    let _source_latency = latency(cloud, settings, &pool_id)?;
     cloud.post("/_local_cloud/lambda/peak-rss/reset", json!({}))?;
 
     let export = workflows::run_export(cloud, &deployment, "{}").await?;
@@ -210,6 +205,7 @@ pub async fn run(cloud: &LocalCloud, settings: &BenchmarkSettings) -> Result<Res
         .find_map(|i| if let backup_domain::schema::BackupItem::PoolSnapshot(p) = i { Some(p.pool) } else { None })
         .ok_or("the backup has no pool snapshot")?;
     let target = backup_aws::create_pool_like(&cloud.cognito(), &snapshot, &format!("{prefix}-restored")).await?;
+    let _target_latency = latency(cloud, settings, &target)?;
     cloud.post("/_local_cloud/cognito/quota-stats/reset", json!({}))?;
     let arn = workflows::start(
         cloud,

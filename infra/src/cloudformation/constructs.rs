@@ -365,20 +365,23 @@ pub fn user_import_logs_role(t: &mut Template) {
 /// What the Region's stack deployed, for `cognito-backup` to find it without being told
 /// (`/cognito-backup/<prefix>/deployment`).
 pub fn deployment_parameter(t: &mut Template, export: &str, export_condition: &str) {
-    let value = json!({
-        "prefix": "${ResourcePrefix}",
-        "region": "${AWS::Region}",
-        "primaryRegion": "${PrimaryRegion}",
-        "backupRegion": "${BackupRegion}",
-        "userPoolId": "${PrimaryUserPoolId}",
-        "backupTableName": names::backup_table(PREFIX),
-        "restoreLedgerTableName": names::ledger_table(PREFIX),
-        "workflowBucketName": "${WorkflowBucket}",
-        "notificationTopicArn": "${NotificationTopic}",
-        "importStateMachineArn": "${ImportWorkflow}",
-        "exportStateMachineArn": "${ExportArn}",
-        "exportSchedule": "${ExportSchedule}",
-    });
+    // Sorted keys whatever serde_json's features (`preserve_order` would keep the order written here):
+    // the committed template must not depend on how the workspace is built.
+    let value: std::collections::BTreeMap<&str, String> = [
+        ("prefix", "${ResourcePrefix}".to_owned()),
+        ("region", "${AWS::Region}".to_owned()),
+        ("primaryRegion", "${PrimaryRegion}".to_owned()),
+        ("backupRegion", "${BackupRegion}".to_owned()),
+        ("userPoolId", "${PrimaryUserPoolId}".to_owned()),
+        ("backupTableName", names::backup_table(PREFIX)),
+        ("restoreLedgerTableName", names::ledger_table(PREFIX)),
+        ("workflowBucketName", "${WorkflowBucket}".to_owned()),
+        ("notificationTopicArn", "${NotificationTopic}".to_owned()),
+        ("importStateMachineArn", "${ImportWorkflow}".to_owned()),
+        ("exportStateMachineArn", "${ExportArn}".to_owned()),
+        ("exportSchedule", "${ExportSchedule}".to_owned()),
+    ]
+    .into();
     t.resource(
         "DeploymentParameter",
         "AWS::SSM::Parameter",
@@ -386,7 +389,7 @@ pub fn deployment_parameter(t: &mut Template, export: &str, export_condition: &s
             "Name": sub(names::deployment_parameter(PREFIX)),
             "Type": "String",
             "Description": "What this Region's Cognito backup stack deployed (read by the cognito-backup CLI)",
-            "Value": {"Fn::Sub": [value.to_string(), {"ExportArn": {"Fn::If": [export_condition, reference(export), ""]}}]},
+            "Value": {"Fn::Sub": [serde_json::to_string(&value).unwrap_or_default(), {"ExportArn": {"Fn::If": [export_condition, reference(export), ""]}}]},
         }),
         json!({}),
     );

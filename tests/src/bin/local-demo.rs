@@ -6,7 +6,7 @@
 //! - `local-demo check <prefix> <pool ID>`: reads the backup table back and compares it with the pool,
 //!   user by user, group by group, membership by membership; exits 1 if they disagree.
 //! - `local-demo delete-user <pool ID> <username>`: the accident `cognito-backup restore-user` repairs.
-//! - `local-demo create-user <pool ID> <username>`: a sign-up between exports, for the change capture.
+//! - `local-demo create-user <pool ID> <username>`: a user created between exports, for the change capture.
 
 use std::collections::BTreeSet;
 

@@ -63,6 +63,37 @@ impl Apply<'_> {
             deleted_key: key,
             deleted_type,
             cause: self.event_name.to_owned(),
+            last_user: None,
+        })
+    }
+
+    /// A deleted user's tombstone, keeping the user as the backup held it (a single-user restore's source).
+    async fn user_tombstone(&self, confirmed: &Confirmation, sub: &str) -> Result<BackupItem, StepError> {
+        let key = ItemKey::user(sub);
+        let stored = self.ports.store.get(&key).await.map_err(StepError::port("reading a deleted user's item"))?;
+        let last_user = match stored {
+            Some(BackupItem::User(u)) => Some(Box::new(u)),
+            Some(BackupItem::Tombstone(t)) => t.last_user,
+            _ => None,
+        };
+        let mut tombstone = self.tombstone(confirmed, key, ItemType::User);
+        if let BackupItem::Tombstone(t) = &mut tombstone {
+            t.last_user = last_user;
+        }
+        Ok(tombstone)
+    }
+
+    /// The pool must still exist for a missing group to mean a deleted group (both answer NotFound).
+    async fn pool_exists(&self) -> Result<(), StepError> {
+        self.ports.pool.describe().await.map(|_| ()).map_err(|e| match e {
+            PortError::NotFound(detail) => StepError::Refused {
+                name: "UserPoolNotFound",
+                message: format!(
+                    "user pool {} does not exist ({detail}): the change is not applied, the backup keeps the pool",
+                    self.pool_id()
+                ),
+            },
+            other => StepError::Port { context: format!("checking user pool {}", self.pool_id()), source: other },
         })
     }
 
@@ -96,7 +127,8 @@ impl Apply<'_> {
             }
             (None, UserRef::Sub(sub)) => {
                 // Gone. Its memberships go at the next export (their keys name groups the event does not).
-                let tombstone = self.tombstone(&confirmed, ItemKey::user(sub), ItemType::User);
+                self.pool_exists().await?;
+                let tombstone = self.user_tombstone(&confirmed, sub).await?;
                 self.write(vec![tombstone]).await.map(|a| if a == Applied::Written { Applied::Deleted } else { a })
             }
             (None, UserRef::Username(_)) => Ok(Applied::Unidentified),
@@ -108,9 +140,10 @@ impl Apply<'_> {
         let Some(found) = self.user(user).await? else {
             return match user {
                 UserRef::Sub(sub) => {
+                    self.pool_exists().await?;
                     let items = vec![
                         self.tombstone(&confirmed, ItemKey::membership(group, sub), ItemType::Membership),
-                        self.tombstone(&confirmed, ItemKey::user(sub), ItemType::User),
+                        self.user_tombstone(&confirmed, sub).await?,
                     ];
                     self.write(items).await
                 }
@@ -164,7 +197,8 @@ impl Apply<'_> {
         if let Some(group) = found {
             return self.write(vec![BackupItem::Group(backup_group(group, confirmed))]).await;
         }
-        // The group and its memberships (one partition of the table) are gone.
+        // The group and its memberships (one partition of the table) are gone, unless the pool is.
+        self.pool_exists().await?;
         let key = ItemKey::group(name);
         let stored =
             self.ports.store.partition(&key.pk).await.map_err(StepError::port("reading a deleted group's items"))?;

@@ -136,3 +136,43 @@ async fn an_export_that_listed_a_user_before_its_deletion_cannot_bring_it_back()
     assert_eq!(outcome.newer_kept, 1);
     assert_eq!(item(&h, &ItemKey::user(&sub)).map(|i| i.item_type()), Some(ItemType::Tombstone));
 }
+
+#[tokio::test]
+async fn a_captured_deletion_keeps_the_user_for_a_single_user_restore() {
+    let h = Harness::new(10);
+    h.pool.add_users(2, |_, _| {});
+    let sub = sub_of(&h, "user-1");
+    capture(&h, &[event("AdminCreateUser", json!({"username": "user-1"}), Some(&sub))]).await;
+    h.pool.remove_user("user-1");
+    capture(&h, &[event("AdminDeleteUser", json!({"username": "user-1"}), Some(&sub))]).await;
+    let Some(BackupItem::Tombstone(t)) = item(&h, &ItemKey::user(&sub)) else { panic!("a tombstone") };
+    assert_eq!(t.last_user.as_ref().map(|u| u.username.as_str()), Some("user-1"));
+    let selector = crate::import::single_user::UserSelector::Username("user-1".into());
+    let found = crate::import::single_user::find_user(&h.store, &selector).await.unwrap();
+    assert_eq!(found.sub, sub, "restore-user finds it in the tombstone");
+}
+
+#[tokio::test]
+async fn a_deleted_pool_is_not_taken_for_deleted_groups_or_users() {
+    let h = Harness::new(10);
+    h.pool.add_users(1, |_, _| {});
+    h.pool.add_groups(1);
+    let sub = sub_of(&h, "user-0");
+    // The pool snapshot in the backup (as after an export) names the pool's sign-in attributes.
+    capture(&h, &[event("UpdateUserPool", json!({}), None)]).await;
+    capture(&h, &[event("CreateGroup", json!({"groupName": "group-0000"}), None)]).await;
+    h.pool.remove_group("group-0000");
+    h.pool.remove_user("user-0");
+    h.pool.fail_next("describe", PortError::NotFound("User pool us-east-1_test does not exist.".into()), 2);
+    let out = capture(
+        &h,
+        &[
+            event("DeleteGroup", json!({"groupName": "group-0000"}), None),
+            event("AdminDeleteUser", json!({"username": "user-0"}), Some(&sub)),
+        ],
+    )
+    .await;
+    assert_eq!(out.failed.len(), 2, "both come back (then the dead-letter queue), nothing tombstoned");
+    assert!(matches!(item(&h, &ItemKey::group("group-0000")), Some(BackupItem::Group(_))));
+    assert!(item(&h, &ItemKey::user(&sub)).is_none());
+}

@@ -88,17 +88,26 @@ async fn scan<T: Send>(
     Ok(parts.into_iter().flatten().collect())
 }
 
+/// A user item, or the user a captured deletion's tombstone keeps (until the next export removes it).
+fn backed_up_user(item: BackupItem) -> Option<UserItem> {
+    match item {
+        BackupItem::User(u) => Some(u),
+        BackupItem::Tombstone(t) => t.last_user.map(|u| *u),
+        _ => None,
+    }
+}
+
 /// The backed-up user named by `selector`: by sub a direct read, otherwise a scan.
 pub async fn find_user(store: &dyn BackupStore, selector: &UserSelector) -> Result<UserItem, StepError> {
-    let found = match selector {
+    let found: Vec<UserItem> = match selector {
         UserSelector::Sub(sub) => store
             .get(&ItemKey::user(sub))
             .await
             .map_err(StepError::port("reading the user from the backup"))?
-            .and_then(BackupItem::into_user)
+            .and_then(backed_up_user)
             .into_iter()
             .collect(),
-        other => scan(store, |i| i.into_user().filter(|u| other.matches(u))).await?,
+        other => scan(store, |i| backed_up_user(i).filter(|u| other.matches(u))).await?,
     };
     let mut found = found.into_iter();
     match (found.next(), found.len()) {

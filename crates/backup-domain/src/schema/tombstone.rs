@@ -14,4 +14,8 @@ pub struct TombstoneItem {
     pub deleted_type: ItemType,
     /// The call that deleted it, e.g. `AdminDeleteUser`.
     pub cause: String,
+    /// A deleted user as the backup last held it, so `cognito-backup restore-user` can still bring it
+    /// back until the next export's clean-up removes the tombstone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_user: Option<Box<super::UserItem>>,
 }
