@@ -14,12 +14,19 @@ FEATURES=(--features integration-tests/local-cloud)
 cargo build --workspace --all-targets "${FEATURES[@]}"
 
 trap 'deployment/local-cloud.sh stop' EXIT
+SERVER_LOG="${LOCAL_CLOUD_STATE_DIR:-$ROOT/.local-cloud}/logs/server-$LOCAL_CLOUD_PORT.log"
+LOG_START=$(($(stat -c %s "$SERVER_LOG" 2>/dev/null || echo 0) + 1))
 ENDPOINT=$(deployment/local-cloud.sh start)
 
+# On a failure, the local cloud's own errors of this run are printed too: a CI log is all there is to read.
+server_errors() {
+  echo "Errors the local cloud logged during this run ($SERVER_LOG):" >&2
+  tail -c "+$LOG_START" "$SERVER_LOG" | grep -B2 -A25 '^Traceback' | tail -400 >&2 || echo "(none)" >&2
+}
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace "${FEATURES[@]}" --no-fail-fast
+  cargo nextest run --workspace "${FEATURES[@]}" --no-fail-fast || { server_errors; exit 1; }
 else
-  cargo test --workspace "${FEATURES[@]}" --no-fail-fast
+  cargo test --workspace "${FEATURES[@]}" --no-fail-fast || { server_errors; exit 1; }
 fi
 
 # The local cloud's fidelity tests change server-wide switches briefly, so they run after the Rust suite.

@@ -181,6 +181,12 @@ def install_stack_sets(ctx) -> None:
     def parameters_of(props: dict) -> dict[str, str]:
         return {p["ParameterKey"]: str(p["ParameterValue"]) for p in props.get("Parameters", [])}
 
+    def failure_of(stack) -> str:
+        """The instance stack's failed resources and why, so the error names the cause, not only a status."""
+        return "; ".join(f"{e.logical_resource_id} {e.resource_status}: {e.resource_status_reason}"
+                         for e in stack.events if e.resource_status.endswith("_FAILED")
+                         and e.logical_resource_id != stack.name)
+
     class LocalStackSetResource(CloudFormationModel):
         def __init__(self, stack_set):
             self.stack_set = stack_set
@@ -230,7 +236,7 @@ def install_stack_sets(ctx) -> None:
                 )
             failed = [i for i in stack_set.instances.stack_instances if i.stack.status in cloudformation_stacks.CREATION_STATES - {"CREATE_IN_PROGRESS", "CREATE_PENDING"}]
             if failed:
-                raise RuntimeError(f"stack instances failed: {[(i.region_name, i.stack.status) for i in failed]}")
+                raise RuntimeError(f"stack instances failed: {[(i.region_name, i.stack.status, failure_of(i.stack)) for i in failed]}")
             return cls(stack_set)
 
         @classmethod

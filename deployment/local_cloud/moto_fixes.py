@@ -4,6 +4,8 @@
 - A Lambda function's environment holds strings (CloudFormation passes a Number parameter as a string;
   moto kept the number, which the AWS SDKs refuse to read back).
 - Bucket policies' "deny unless TLS" statements do not deny the local cloud's (plain HTTP) requests.
+- IAM's tables are read while other requests change them: moto iterates the live dicts, so stacks created
+  in parallel failed now and then with "dictionary changed size during iteration". They iterate snapshots.
 - DeleteUser and DeleteUserAttributes (a user's own calls, made with an access token) are missing from
   moto; the product's change capture sees them in CloudTrail, so they are answered here.
 """
@@ -63,6 +65,37 @@ def install(ctx) -> None:
     CognitoIdpUserPool.__init__ = init_with_standard_attributes
     _tls_only_statements_pass()
     _lambda_environment_is_strings()
+    _iam_tables_iterate_snapshots()
+
+
+class SnapshotDict(dict):
+    """A dict whose iteration walks a copy: `list(dict)` is one step under the GIL, so a reader in one request
+    thread never sees another thread's insert mid-loop (AWS's IAM is, of course, safe to call in parallel)."""
+
+    def __iter__(self):
+        return iter(list(super().keys()))
+
+    def keys(self):
+        return list(super().keys())
+
+    def values(self):
+        return list(super().values())
+
+    def items(self):
+        return list(super().items())
+
+
+def _iam_tables_iterate_snapshots() -> None:
+    from moto.iam.models import IAMBackend
+
+    original_init = IAMBackend.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        for name in ("instance_profiles", "roles", "groups", "users", "managed_policies", "inline_policies"):
+            setattr(self, name, SnapshotDict(getattr(self, name)))
+
+    IAMBackend.__init__ = init
 
 
 def _tls_only_statements_pass() -> None:
