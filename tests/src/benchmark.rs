@@ -47,8 +47,10 @@ pub struct BenchmarkSettings {
     pub users: usize,
     /// `uuid4` or `uuidv7`.
     pub subs: String,
-    /// Multiplies every Cognito quota and the import speed, compressing time evenly.
+    /// Multiplies every Cognito quota and the import speed, and divides the latency, compressing time
+    /// evenly (calls in flight per quota stay as on AWS).
     pub quota_scale: f64,
+    /// AWS's round trip of a Cognito call (before the compression).
     pub latency_ms: u64,
     pub users_per_group: usize,
 }
@@ -151,10 +153,11 @@ fn switches(cloud: &LocalCloud, settings: &BenchmarkSettings) -> Result<Vec<Swit
     ])
 }
 
-/// AWS's round trip on every Cognito call about `pool_id` (only its calls: other tests may share the
-/// local cloud), until dropped.
+/// AWS's round trip, compressed like the quotas, on every Cognito call about `pool_id` (only its calls:
+/// other tests may share the local cloud), until dropped.
 fn latency(cloud: &LocalCloud, settings: &BenchmarkSettings, pool_id: &str) -> Result<Vec<ActiveFault>> {
-    COGNITO_OPERATIONS.iter().map(|op| cloud.fault(&Fault::latency(op, pool_id, settings.latency_ms))).collect()
+    let compressed = (settings.latency_ms as f64 / settings.quota_scale.max(1.0)).round() as u64;
+    COGNITO_OPERATIONS.iter().map(|op| cloud.fault(&Fault::latency(op, pool_id, compressed))).collect()
 }
 
 pub async fn run(cloud: &LocalCloud, settings: &BenchmarkSettings) -> Result<Results> {
@@ -284,8 +287,8 @@ impl Results {
             )
         };
         let mut out = format!(
-            "{} users ({} subs), quotas × {}, {} ms per Cognito call\n",
-            self.users, self.subs, self.quota_scale, self.latency_ms
+            "{} users ({} subs), quotas × {} and {} ms per Cognito call ÷ {} (time runs {} times faster)\n",
+            self.users, self.subs, self.quota_scale, self.latency_ms, self.quota_scale, self.quota_scale
         );
         out.push_str(&row("export", &self.export));
         out.push_str(&format!(

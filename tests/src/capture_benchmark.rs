@@ -45,13 +45,18 @@ fn attribute(name: &str, value: &str) -> AttributeType {
     AttributeType::builder().name(name).value(value).build().expect("name and value")
 }
 
+/// Seeded users each kind of change works on, so no two changes touch the same user: the first 600 are
+/// in groups (removals), the others in none.
+const FIRST_USER: [usize; 6] = [0, 600, 800, 1_200, 0, 1_000];
+/// Users to seed for up to 1,200 changes.
+const SEEDED: usize = 1_400;
+
 /// Makes change `i` (its kind is `i % 6`) on its own user; returns how to see it in the backup.
 async fn change(s: &Scenario, i: usize) -> Result<(&'static str, Pending)> {
     let cognito = s.cloud.cognito();
     let pool = s.pool_id.as_str();
     let kind = KINDS[i % KINDS.len()];
-    // Seeded users 0..600 are in groups; each change uses a different one.
-    let seed = &s.users[i];
+    let seed = &s.users[FIRST_USER[i % KINDS.len()] + i / KINDS.len()];
     let sub = s.sub(&seed.key).to_owned();
     let (key, check): (ItemKey, Reflects) = match kind {
         "create" => {
@@ -159,7 +164,15 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 pub async fn run(changes: usize, per_second: f64) -> Result<CaptureResults> {
     let _ = LocalCloud::connect().await?;
-    let users = pools::nasty_users(changes.max(600));
+    if changes > 6 * 200 {
+        return Err(format!("at most 1,200 changes (each on its own seeded user), not {changes}").into());
+    }
+    let mut users = pools::nasty_users(SEEDED);
+    for u in users.iter_mut().filter(|u| u.status == "EXTERNAL_PROVIDER") {
+        // Administrators change local users: the fixtures' federated ones become local.
+        u.status = "CONFIRMED".into();
+        u.attributes.remove("identities");
+    }
     let s = scenario_with_mfa("capbench", &[], "OFF", users, 20, |stack| stack.config.change_capture = true).await?;
     let mut pending: Vec<Pending> = Vec::new();
     let mut kinds: BTreeMap<&'static str, usize> = BTreeMap::new();

@@ -16,7 +16,7 @@ struct Args {
     users: usize,
     #[arg(long, default_value = "uuid4", value_parser = ["uuid4", "uuidv7"])]
     subs: String,
-    /// Multiplies every Cognito quota (and the import speed), to compress time evenly.
+    /// Multiplies every Cognito quota and the import speed and divides the latency: time runs K times faster.
     #[arg(long, default_value_t = 10.0)]
     quota_scale: f64,
     #[arg(long, default_value_t = 100)]
