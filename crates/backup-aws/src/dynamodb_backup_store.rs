@@ -170,7 +170,7 @@ impl BackupStore for DynamoDbBackupStore {
     }
 
     async fn put_all(&self, items: &[BackupItem]) -> Result<(), PortError> {
-        self.batches().put_all(items.iter().map(to_dynamo_item).collect::<Result<_, _>>()?).await
+        self.batches().put_each(items, to_dynamo_item).await
     }
 
     async fn get(&self, key: &ItemKey) -> Result<Option<BackupItem>, PortError> {
@@ -189,8 +189,7 @@ impl BackupStore for DynamoDbBackupStore {
     }
 
     async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<BackupItem>, PortError> {
-        let found = self.batches().get_all(keys.iter().map(key_attributes).collect(), false).await?;
-        found.into_iter().map(from_dynamo_item).collect()
+        self.batches().get_each(keys.iter().map(key_attributes).collect(), false, from_dynamo_item).await
     }
 
     async fn scan_items(

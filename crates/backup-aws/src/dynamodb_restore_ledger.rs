@@ -60,12 +60,12 @@ fn from_item(mut item: Item) -> Result<LedgerEntry, PortError> {
 #[async_trait]
 impl RestoreLedger for DynamoDbRestoreLedger {
     async fn record(&self, entries: &[LedgerEntry]) -> Result<(), PortError> {
-        self.batches().put_all(entries.iter().map(to_item).collect::<Result<_, _>>()?).await
+        self.batches().put_each(entries, to_item).await
     }
 
     async fn by_usernames(&self, target_pool_id: &str, usernames: &[String]) -> Result<Vec<LedgerEntry>, PortError> {
         let keys = usernames.iter().map(|u| key(target_pool_id, u)).collect();
-        self.batches().get_all(keys, true).await?.into_iter().map(from_item).collect()
+        self.batches().get_each(keys, true, from_item).await
     }
 
     async fn entries(&self, target_pool_id: &str, start: Option<String>) -> Result<Page<LedgerEntry>, PortError> {

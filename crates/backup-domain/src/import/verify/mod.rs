@@ -130,6 +130,7 @@ pub async fn run(
     let mut first = true;
     while v.phase != Phase::Done && (first || !deadline.expired()) {
         first = false;
+        let (phase, started) = (v.phase, ports.clock.now_ms());
         match v.phase {
             Phase::Backup => backup_side::run(ports, run, &mut v, deadline).await?,
             Phase::Target => target_side::run(ports, run, &mut v, concurrency, deadline).await?,
@@ -137,6 +138,8 @@ pub async fn run(
             Phase::Groups => groups::run(ports, run, &mut v, deadline).await?,
             Phase::Done => {}
         }
+        // Where a long verification spends its time, phase by phase (counts only, no personal data).
+        tracing::info!(?phase, next = ?v.phase, elapsed_ms = ports.clock.now_ms().saturating_sub(started), "verification step");
     }
     v.done = v.phase == Phase::Done;
     tracing::info!(phase = ?v.phase, verified = v.users_verified, missing = v.users_missing, differences = v.differences_total, "verification");
