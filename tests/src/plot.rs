@@ -9,11 +9,22 @@ pub struct Row {
 }
 
 pub const TARGET_RATIO: f64 = 1.15;
+/// The axis stops here, so ratios near the target stay readable; a longer bar is cut at the edge and its
+/// label still gives its value (the local cloud's first export of 100,000 users, bound by its DynamoDB).
+pub const AXIS_MAX: f64 = 2.0;
 
 pub fn ratio_chart(rows: &[Row]) -> String {
     let (left, top, bar_h, gap, width) = (330.0, 50.0, 14.0, 14.0, 420.0);
-    let max = rows.iter().flat_map(|r| [r.export_ratio, r.restore_ratio]).fold(1.5_f64, f64::max).ceil();
-    let x = |v: f64| left + width * v / max;
+    let max = rows.iter().flat_map(|r| [r.export_ratio, r.restore_ratio]).fold(1.5_f64, f64::max).ceil().min(AXIS_MAX);
+    let x = |v: f64| left + width * v.min(max) / max;
+    // After the bar; inside a cut bar's end, where there is no room after it.
+    let label_at = |v: f64| {
+        if v > max {
+            format!(r##"x="{:.1}" text-anchor="end" fill="#fff""##, x(v) - 4.0)
+        } else {
+            format!(r#"x="{:.1}""#, x(v) + 4.0)
+        }
+    };
     let height = top + rows.len() as f64 * (2.0 * bar_h + gap) + 50.0;
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {height}" font-family="sans-serif" font-size="12">
@@ -24,19 +35,20 @@ pub fn ratio_chart(rows: &[Row]) -> String {
     );
     for (i, r) in rows.iter().enumerate() {
         let y = top + i as f64 * (2.0 * bar_h + gap);
-        svg.push_str(&format!(r##"<text x="10" y="{ty}">{label}</text>
-<rect x="{left}" y="{y}" width="{ew:.1}" height="{bar_h}" fill="#4c78a8"/><text x="{ex:.1}" y="{ey}">export {e:.3}</text>
-<rect x="{left}" y="{y2}" width="{rw:.1}" height="{bar_h}" fill="#f58518"/><text x="{rx:.1}" y="{ry}">restore {r:.3}</text>
+        svg.push_str(&format!(
+            r##"<text x="10" y="{ty}">{label}</text>
+<rect x="{left}" y="{y}" width="{ew:.1}" height="{bar_h}" fill="#4c78a8"/><text {ex} y="{ey}">export {e:.3}</text>
+<rect x="{left}" y="{y2}" width="{rw:.1}" height="{bar_h}" fill="#f58518"/><text {rx} y="{ry}">restore {r:.3}</text>
 "##,
             ty = y + bar_h + 3.0,
             label = xml_escape(&r.label),
             ew = x(r.export_ratio) - left,
-            ex = x(r.export_ratio) + 4.0,
+            ex = label_at(r.export_ratio),
             ey = y + bar_h - 3.0,
             e = r.export_ratio,
             y2 = y + bar_h,
             rw = x(r.restore_ratio) - left,
-            rx = x(r.restore_ratio) + 4.0,
+            rx = label_at(r.restore_ratio),
             ry = y + 2.0 * bar_h - 3.0,
             r = r.restore_ratio,
         ));
@@ -79,5 +91,14 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("export 1.020") && svg.contains("restore 1.048") && svg.contains("&lt;uuid4&gt;"));
         assert_eq!(svg.matches("<rect").count(), 1 + 2 * rows.len());
+    }
+
+    #[test]
+    fn a_ratio_beyond_the_axis_is_cut_at_its_edge_and_labelled_with_its_value() {
+        let rows = [Row { label: "local cloud".into(), export_ratio: 8.54, restore_ratio: 1.165 }];
+        let svg = ratio_chart(&rows);
+        assert!(svg.contains("export 8.540"));
+        assert!(svg.contains(">2</text>") && !svg.contains(">2.25</text>"), "the axis ends at {AXIS_MAX}");
+        assert!(svg.contains(r#"width="420.0""#), "the long bar spans the whole axis");
     }
 }

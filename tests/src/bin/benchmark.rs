@@ -34,11 +34,19 @@ struct Args {
     /// Changes per second of the capture measurement.
     #[arg(long, default_value_t = 10.0)]
     capture_rate: f64,
+    /// Instead: redraw the plot from the result files in --out-dir, running nothing.
+    #[arg(long)]
+    plot_only: bool,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), local_harness::Error> {
     let args = Args::parse();
+    if args.plot_only {
+        std::fs::write(&args.plot, ratio_chart(&rows(&args.out_dir)?))?;
+        eprintln!("plot in {}", args.plot.display());
+        return Ok(());
+    }
     if let Some(changes) = args.capture {
         let results = local_harness::capture_benchmark::run(changes, args.capture_rate).await?;
         println!(
