@@ -77,11 +77,12 @@ class TimeoutTest(unittest.TestCase):
     def test_invocation_over_its_timeout_fails_sandbox_timedout(self):
         fn = script_function("sleep.py", Timeout=1)["FunctionName"]
         started = time.monotonic()
-        error, payload = invoke(fn, {"seconds": 5})
+        error, payload = invoke(fn, {"seconds": 60})
         self.assertEqual(error, "Unhandled")
         self.assertEqual(payload["errorType"], "Sandbox.Timedout")
         self.assertIn("Task timed out after 1.00 seconds", payload["errorMessage"])
-        self.assertLess(time.monotonic() - started, 4)
+        # Cut short, not run to its end: a wide margin, as a loaded CI machine starts sandboxes slowly.
+        self.assertLess(time.monotonic() - started, 30)
         self.assertEqual(invocations(fn)[-1]["outcome"], "timeout")
 
 
@@ -97,8 +98,8 @@ class KillTest(unittest.TestCase):
 
         threading.Thread(target=kill_soon).start()
         started = time.monotonic()
-        error, payload = invoke(fn, {"seconds": 10})
-        self.assertLess(time.monotonic() - started, 5)
+        error, payload = invoke(fn, {"seconds": 60})
+        self.assertLess(time.monotonic() - started, 30)
         self.assertEqual(killed, {"killed": 1})
         self.assertEqual(error, "Unhandled")
         self.assertEqual(payload["errorType"], "Runtime.ExitError")
