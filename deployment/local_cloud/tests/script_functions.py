@@ -94,3 +94,17 @@ def wait_for(check, timeout: float = 10.0, interval: float = 0.1):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+TERMINAL_SUFFIXES = ("_COMPLETE", "_FAILED")
+
+
+def wait_stack(cfn, stack_id: str, timeout: float = 60) -> dict:
+    """The stack once it reaches a terminal status (…_COMPLETE or …_FAILED)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        if stack["StackStatus"].endswith(TERMINAL_SUFFIXES):
+            return stack
+        time.sleep(0.1)
+    raise AssertionError(f"stack {stack_id} still in progress after {timeout} s")

@@ -27,10 +27,9 @@ import unittest
 
 from botocore.exceptions import ClientError
 
-from .script_functions import ACCOUNT, client, local_cloud, unique, wait_for
+from .script_functions import ACCOUNT, client, local_cloud, unique, wait_for, wait_stack
 
 REGION = "us-east-1"
-TERMINAL_SUFFIXES = ("_COMPLETE", "_FAILED")
 
 
 def change_capture_template() -> dict:
@@ -126,16 +125,6 @@ def change_capture_template() -> dict:
     }
 
 
-def wait_stack(cfn, stack_id: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-        if stack["StackStatus"].endswith(TERMINAL_SUFFIXES):
-            return stack
-        time.sleep(0.1)
-    raise AssertionError(f"stack {stack_id} still in progress after {timeout} s")
-
-
 def drain(url: str) -> list[dict]:
     """Receives (and deletes) what a queue holds now."""
     sqs = client("sqs")
@@ -166,7 +155,7 @@ class ChangeCaptureStackTest(unittest.TestCase):
     def tearDown(self):
         if self.stack_id:
             self.cfn.delete_stack(StackName=self.stack_id)
-            wait_stack(self.cfn, self.stack_id)
+            wait_stack(self.cfn, self.stack_id, timeout=30)
         for pool in (self.pool, self.other_pool):
             self.cognito.delete_user_pool(UserPoolId=pool)
 
@@ -185,7 +174,7 @@ class ChangeCaptureStackTest(unittest.TestCase):
             Parameters=self.parameters(create_trail),
             Capabilities=["CAPABILITY_IAM"],
         )["StackId"]
-        return wait_stack(self.cfn, self.stack_id)
+        return wait_stack(self.cfn, self.stack_id, timeout=30)
 
     def deployed_outputs(self, create_trail: str = "true") -> dict[str, str]:
         stack = self.deploy(create_trail)
@@ -195,7 +184,7 @@ class ChangeCaptureStackTest(unittest.TestCase):
     def update(self, template: dict, create_trail: str) -> None:
         self.cfn.update_stack(StackName=self.stack_id, TemplateBody=json.dumps(template), Parameters=self.parameters(create_trail),
                               Capabilities=["CAPABILITY_IAM"])
-        stack = wait_stack(self.cfn, self.stack_id)
+        stack = wait_stack(self.cfn, self.stack_id, timeout=30)
         self.assertEqual(stack["StackStatus"], "UPDATE_COMPLETE", stack.get("StackStatusReason"))
 
     def function_batches(self, url: str, until, timeout: float = 10) -> list[dict]:
@@ -368,7 +357,7 @@ class ChangeCaptureStackTest(unittest.TestCase):
         self.create_user(self.pool, "before-delete")
         self.assertTrue(wait_for(lambda: cloudtrail_events(self.pool), 3))
         self.cfn.delete_stack(StackName=self.stack_id)
-        stack = wait_stack(self.cfn, self.stack_id)
+        stack = wait_stack(self.cfn, self.stack_id, timeout=30)
         self.assertEqual(stack["StackStatus"], "DELETE_COMPLETE")
         self.stack_id = None
         with self.assertRaises(ClientError) as caught:

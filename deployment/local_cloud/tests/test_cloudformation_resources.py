@@ -14,24 +14,15 @@ import uuid
 import boto3
 from botocore.exceptions import ClientError
 
+from .script_functions import wait_stack
+
 ENDPOINT = os.environ.get("LOCAL_CLOUD_ENDPOINT", "http://127.0.0.1:4577")
-TERMINAL_SUFFIXES = ("_COMPLETE", "_FAILED")
 
 
 def client(service, region="us-east-1"):
     return boto3.client(
         service, endpoint_url=ENDPOINT, region_name=region, aws_access_key_id="test", aws_secret_access_key="test"
     )
-
-
-def wait(cfn, stack_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-        if stack["StackStatus"].endswith(TERMINAL_SUFFIXES):
-            return stack
-        time.sleep(0.1)
-    raise AssertionError(f"stack {stack_id} still in progress after {timeout} s")
 
 
 def allow(principal, action, resource="*"):
@@ -146,7 +137,7 @@ class ResourceTypesTest(unittest.TestCase):
         cls.cfn = client("cloudformation")
         cls.name = f"lc-res-{uuid.uuid4().hex[:8]}"
         cls.stack_id = cls.cfn.create_stack(StackName=cls.name, TemplateBody=resources_template())["StackId"]
-        cls.stack = wait(cls.cfn, cls.stack_id)
+        cls.stack = wait_stack(cls.cfn, cls.stack_id)
         cls.out = {o["OutputKey"]: o["OutputValue"] for o in cls.stack.get("Outputs", [])}
 
     @classmethod
@@ -158,7 +149,7 @@ class ResourceTypesTest(unittest.TestCase):
                 except ClientError:
                     pass
         cls.cfn.delete_stack(StackName=cls.stack_id)
-        wait(cls.cfn, cls.stack_id)
+        wait_stack(cls.cfn, cls.stack_id)
 
     def test_the_stack_is_created_with_its_outputs(self):
         self.assertEqual(self.stack["StackStatus"], "CREATE_COMPLETE")
@@ -277,14 +268,14 @@ class ResourceTypesTest(unittest.TestCase):
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
             "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]}}}})
         stack_id = cfn.create_stack(StackName=name, TemplateBody=body)["StackId"]
-        self.assertEqual(wait(cfn, stack_id)["StackStatus"], "CREATE_COMPLETE")
+        self.assertEqual(wait_stack(cfn, stack_id)["StackStatus"], "CREATE_COMPLETE")
         cfn.delete_stack(StackName=stack_id)
-        stack = wait(cfn, stack_id)
+        stack = wait_stack(cfn, stack_id)
         self.assertEqual(stack["StackStatus"], "DELETE_FAILED")
         self.assertIn("protected against deletion", json.dumps(cfn.describe_stack_events(StackName=stack_id)["StackEvents"], default=str))
         client("dynamodb").update_table(TableName=name, DeletionProtectionEnabled=False)
         cfn.delete_stack(StackName=stack_id)
-        self.assertEqual(wait(cfn, stack_id)["StackStatus"], "DELETE_COMPLETE")
+        self.assertEqual(wait_stack(cfn, stack_id)["StackStatus"], "DELETE_COMPLETE")
         with self.assertRaises(ClientError):
             client("dynamodb").describe_table(TableName=name)
 
