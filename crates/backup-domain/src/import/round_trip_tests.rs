@@ -186,6 +186,30 @@ async fn a_user_deleted_from_the_restored_pool_fails_verify_only_which_names_it(
 }
 
 #[tokio::test]
+async fn a_group_or_membership_lost_from_the_restored_pool_fails_verify_only_whatever_the_groups_per_round() {
+    let h = exported().await;
+    let t = Target::new("us-east-1_target");
+    t.restore(&h, json!({"NewUserPoolId": "us-east-1_target"})).await.1.unwrap();
+    t.pool.remove_group("group-0003");
+    t.pool.remove_member("group-0001", "user-1");
+    for concurrency in [1, 2, 16] {
+        // Two groups per round: the 5 groups take three invocations, resuming where the last one stopped.
+        let settings = DriverSettings { concurrency, ..Default::default() };
+        let input = json!({"NewUserPoolId": "us-east-1_target", "VerifyOnly": true});
+        let (progress, result) = t.restore_into(&h, &t.pool, input, settings).await;
+        assert_eq!(result.unwrap_err().error_name(), "VerificationFailed");
+        let v = verification(&progress);
+        assert_eq!((v.groups_checked, v.groups_verified), (5, 4), "concurrency {concurrency}");
+        // 38 restorable memberships (user 20 is federated), 8 of them in the lost group.
+        assert_eq!((v.memberships_verified, v.memberships_missing), (29, 1), "concurrency {concurrency}");
+        let lost_sub = h.pool.users().iter().find(|u| u.username == "user-1").unwrap().sub().unwrap().to_owned();
+        assert!(v.differences.iter().any(|d| d.subject == "group-0003" && d.what.contains("group missing")));
+        assert!(v.differences.iter().any(|d| d.subject == lost_sub && d.what.contains("group-0001")));
+        assert_eq!(v.differences_total, 2, "{:?}", v.differences);
+    }
+}
+
+#[tokio::test]
 async fn verify_only_works_on_a_pool_no_restore_recorded() {
     let h = exported().await;
     let t = Target::new("us-east-1_target");

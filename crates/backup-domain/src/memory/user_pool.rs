@@ -226,6 +226,15 @@ impl InMemoryUserPool {
         }
     }
 
+    pub fn remove_member(&self, group: &str, username: &str) {
+        let mut state = self.state();
+        if let Some(sub) = state.find(username).cloned()
+            && let Some(members) = state.members.get_mut(group)
+        {
+            members.remove(&sub);
+        }
+    }
+
     pub fn set_mfa(&self, username: &str, settings: UserMfaSettings) {
         let mut state = self.state();
         if let Some(sub) = state.find(username).cloned()

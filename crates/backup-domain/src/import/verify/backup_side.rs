@@ -1,6 +1,7 @@
-//! Phase 1: the backup's restorable users into partitions by target name.
+//! Phase 1: the backup's restorable users into partitions by target name, and its groups into their own
+//! objects (phase 4 checks them without scanning the table a second time).
 
-use super::{Phase, UserRecord, Verification, partitions_prefix};
+use super::{Phase, UserRecord, Verification, groups_prefix, partitions_prefix};
 use crate::Deadline;
 use crate::import::{ImportPorts, ImportRun};
 use crate::partitions::PartitionWriter;
@@ -14,9 +15,13 @@ pub(super) async fn run(
     deadline: Deadline,
 ) -> Result<(), StepError> {
     let label = format!("backup-{:06}", v.invocations);
-    let mut writer = PartitionWriter::new(ports.objects, partitions_prefix(run), run.partitions(), label);
+    let mut writer = PartitionWriter::new(ports.objects, partitions_prefix(run), run.partitions(), label.clone());
+    let mut groups = PartitionWriter::new(ports.objects, groups_prefix(run), 1, label);
     let mut scan = v.backup_scan.clone();
     scan.follow(ports.store, deadline, async |items| {
+        for group in items.iter().filter_map(BackupItem::as_group) {
+            groups.add(&group.group_name, group).await?;
+        }
         for user in items.iter().filter_map(BackupItem::as_user) {
             match UserRecord::expected(user, run) {
                 Some(record) => {
@@ -30,6 +35,7 @@ pub(super) async fn run(
     })
     .await?;
     writer.flush().await?;
+    groups.flush().await?;
     v.backup_scan = scan;
     if v.backup_scan.done {
         v.phase = Phase::Target;

@@ -8,7 +8,8 @@
 //! 3. **Join**, partition by partition, in memory: found and equal, found and different (by attribute
 //!    name, never value), missing (explained by the ledger when the restore recorded why), or in the
 //!    target only. The old sub → new sub mapping is written as it goes ([`sub_mapping`]).
-//! 4. **Groups**: each group's fields and members.
+//! 4. **Groups**: each group's fields and members, from the group items the backup scan kept, several
+//!    groups at a time.
 //!
 //! The counts reconcile: restorable users in the backup = verified + kept by policy + explained + missing.
 //! Not differences (documented): a new `sub`, no password, RESET_REQUIRED or FORCE_CHANGE_PASSWORD, an
@@ -61,7 +62,8 @@ pub struct Verification {
     pub backup_scan: TableScan,
     pub target_listing: SegmentedListing,
     pub next_partition: u32,
-    pub groups_scan: TableScan,
+    /// Groups checked so far, in name order (phase 4).
+    pub groups_checked: u64,
     /// Restorable users in the backup.
     pub restorable_users: u64,
     /// Backed-up users that cannot be restored (federated, nameless; listed by the plan).
@@ -135,7 +137,7 @@ pub async fn run(
             Phase::Backup => backup_side::run(ports, run, &mut v, deadline).await?,
             Phase::Target => target_side::run(ports, run, &mut v, concurrency, deadline).await?,
             Phase::Join => join::run(ports, run, &mut v, deadline).await?,
-            Phase::Groups => groups::run(ports, run, &mut v, deadline).await?,
+            Phase::Groups => groups::run(ports, run, &mut v, concurrency, deadline).await?,
             Phase::Done => {}
         }
         // Where a long verification spends its time, phase by phase (counts only, no personal data).
@@ -234,4 +236,9 @@ impl UserRecord {
 
 fn partitions_prefix(run: &ImportRun) -> String {
     format!("{}verify/", run.object_prefix())
+}
+
+/// The backup's group items, as the backup scan met them.
+fn groups_prefix(run: &ImportRun) -> String {
+    format!("{}verify-groups/", run.object_prefix())
 }
