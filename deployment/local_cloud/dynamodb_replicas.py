@@ -109,8 +109,10 @@ def _index_definitions(indexes) -> list | None:
 
 
 def _wire(item) -> dict:
-    """An item's attributes in request form (a fresh copy: replicas never share moto objects)."""
-    return copy.deepcopy(item.to_json()["Attributes"])
+    """An item's attributes in request form. `Item.to_json` builds fresh containers at every level (maps and
+    lists through `to_regular_json`, sets as new lists) around immutable scalars, so replicas never share
+    moto objects without a deep copy (which took a fifth of the server's time under a write load)."""
+    return item.to_json()["Attributes"]
 
 
 def install(ctx) -> None:
