@@ -60,7 +60,18 @@ fn from_item(mut item: Item) -> Result<LedgerEntry, PortError> {
 #[async_trait]
 impl RestoreLedger for DynamoDbRestoreLedger {
     async fn record(&self, entries: &[LedgerEntry]) -> Result<(), PortError> {
-        self.batches().put_each(entries, to_item).await
+        // Batches go out side by side, so a user named twice would be written in no defined order (and
+        // twice in one batch, refused): the last entry for each user is the one written.
+        let last: HashMap<(&str, &str), usize> =
+            entries.iter().enumerate().map(|(i, e)| ((e.target_pool_id.as_str(), e.username.as_str()), i)).collect();
+        // Collected first: closures held across the await trip the compiler's Send inference in async traits.
+        let unique: Vec<&LedgerEntry> = entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| last.get(&(e.target_pool_id.as_str(), e.username.as_str())) == Some(i))
+            .map(|(_, e)| e)
+            .collect();
+        self.batches().put_each(unique, to_item).await
     }
 
     async fn by_usernames(&self, target_pool_id: &str, usernames: &[String]) -> Result<Vec<LedgerEntry>, PortError> {

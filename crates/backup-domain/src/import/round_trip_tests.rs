@@ -201,12 +201,30 @@ async fn a_group_or_membership_lost_from_the_restored_pool_fails_verify_only_wha
         let v = verification(&progress);
         assert_eq!((v.groups_checked, v.groups_verified), (5, 4), "concurrency {concurrency}");
         // 38 restorable memberships (user 20 is federated), 8 of them in the lost group.
-        assert_eq!((v.memberships_verified, v.memberships_missing), (29, 1), "concurrency {concurrency}");
+        assert_eq!((v.memberships_verified, v.memberships_missing), (29, 9), "concurrency {concurrency}");
         let lost_sub = h.pool.users().iter().find(|u| u.username == "user-1").unwrap().sub().unwrap().to_owned();
         assert!(v.differences.iter().any(|d| d.subject == "group-0003" && d.what.contains("group missing")));
         assert!(v.differences.iter().any(|d| d.subject == lost_sub && d.what.contains("group-0001")));
         assert_eq!(v.differences_total, 2, "{:?}", v.differences);
     }
+    // The backup scan met the groups over several invocations (pages of 25 items, one page each).
+    let mut per_run: BTreeMap<String, usize> = BTreeMap::new();
+    for key in t.objects.objects().into_keys().filter(|k| k.contains("verify-groups/")) {
+        *per_run.entry(key[..key.find("verify-groups/").unwrap_or(0)].to_owned()).or_default() += 1;
+    }
+    assert!(per_run.len() == 4 && per_run.values().all(|n| *n >= 2), "{per_run:?}");
+}
+
+#[tokio::test]
+async fn group_items_kept_for_verification_and_lost_meanwhile_fail_it_rather_than_go_unchecked() {
+    let h = exported().await;
+    let t = Target::new("us-east-1_target");
+    t.restore(&h, json!({"NewUserPoolId": "us-east-1_target"})).await.1.unwrap();
+    t.objects.lose_keys_containing("verify-groups/");
+    let (_, result) = t.restore(&h, json!({"NewUserPoolId": "us-east-1_target", "VerifyOnly": true})).await;
+    let err = result.unwrap_err();
+    assert_eq!(err.error_name(), "VerificationFailed");
+    assert!(err.to_string().contains("backup's 5 group items") && err.to_string().contains("finds 0"), "{err}");
 }
 
 #[tokio::test]

@@ -10,11 +10,18 @@ use crate::ports::{ObjectStore, PortError};
 #[derive(Default)]
 pub struct InMemoryObjects {
     objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Objects whose key contains this are gone as soon as they are written (a lifecycle rule's work).
+    lost: Mutex<Option<String>>,
 }
 
 impl InMemoryObjects {
     pub fn objects(&self) -> BTreeMap<String, Vec<u8>> {
         lock(&self.objects).clone()
+    }
+
+    /// From now on, objects whose key contains `part` vanish once written.
+    pub fn lose_keys_containing(&self, part: &str) {
+        *lock(&self.lost) = Some(part.into());
     }
 
     /// Total bytes stored (the simulation reports it).
@@ -26,7 +33,9 @@ impl InMemoryObjects {
 #[async_trait]
 impl ObjectStore for InMemoryObjects {
     async fn put(&self, key: &str, _content_type: &str, body: Vec<u8>) -> Result<String, PortError> {
-        lock(&self.objects).insert(key.into(), body);
+        if lock(&self.lost).as_deref().is_none_or(|part| !key.contains(part)) {
+            lock(&self.objects).insert(key.into(), body);
+        }
         Ok(format!("memory://{key}"))
     }
 

@@ -50,6 +50,7 @@ pub struct LedgerEntry {
 /// The restore ledger: where each user went, and old sub → new sub for applications.
 #[async_trait]
 pub trait RestoreLedger: Send + Sync {
+    /// Writes the entries; when several name the same user of the same pool, the last one is kept.
     async fn record(&self, entries: &[LedgerEntry]) -> Result<(), PortError>;
     async fn by_usernames(&self, target_pool_id: &str, usernames: &[String]) -> Result<Vec<LedgerEntry>, PortError>;
     /// One page of a restore's entries.

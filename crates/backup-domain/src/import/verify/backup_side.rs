@@ -1,6 +1,9 @@
 //! Phase 1: the backup's restorable users into partitions by target name, and its groups into their own
 //! objects (phase 4 checks them without scanning the table a second time).
 
+use std::collections::HashMap;
+
+use super::groups::KeptGroup;
 use super::{Phase, UserRecord, Verification, groups_prefix, partitions_prefix};
 use crate::Deadline;
 use crate::import::{ImportPorts, ImportRun};
@@ -17,10 +20,15 @@ pub(super) async fn run(
     let label = format!("backup-{:06}", v.invocations);
     let mut writer = PartitionWriter::new(ports.objects, partitions_prefix(run), run.partitions(), label.clone());
     let mut groups = PartitionWriter::new(ports.objects, groups_prefix(run), 1, label);
+    let mut members: HashMap<String, u64> = HashMap::new();
     let mut scan = v.backup_scan.clone();
     scan.follow(ports.store, deadline, async |items| {
         for group in items.iter().filter_map(BackupItem::as_group) {
-            groups.add(&group.group_name, group).await?;
+            v.backup_groups += 1;
+            groups.add(&group.group_name, &KeptGroup::Group(group.clone())).await?;
+        }
+        for membership in items.iter().filter_map(BackupItem::as_membership) {
+            *members.entry(membership.group_name.clone()).or_default() += 1;
         }
         for user in items.iter().filter_map(BackupItem::as_user) {
             match UserRecord::expected(user, run) {
@@ -35,6 +43,9 @@ pub(super) async fn run(
     })
     .await?;
     writer.flush().await?;
+    for (group, count) in members {
+        groups.add(&group, &KeptGroup::Members { group: group.clone(), count }).await?;
+    }
     groups.flush().await?;
     v.backup_scan = scan;
     if v.backup_scan.done {

@@ -62,6 +62,8 @@ pub struct Verification {
     pub backup_scan: TableScan,
     pub target_listing: SegmentedListing,
     pub next_partition: u32,
+    /// Group items the backup scan met (phase 4 must find them all again).
+    pub backup_groups: u64,
     /// Groups checked so far, in name order (phase 4).
     pub groups_checked: u64,
     /// Restorable users in the backup.
