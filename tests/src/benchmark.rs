@@ -53,6 +53,9 @@ pub struct BenchmarkSettings {
     /// AWS's round trip of a Cognito call (before the compression).
     pub latency_ms: u64,
     pub users_per_group: usize,
+    /// UUIDv7 subs encode their user's creation time: the seeded users are created evenly over this many
+    /// days (0: all at once, as a bulk import into a new pool would).
+    pub created_over_days: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +87,8 @@ pub struct Results {
     pub subs: String,
     pub quota_scale: f64,
     pub latency_ms: u64,
+    #[serde(default)]
+    pub created_over_days: f64,
     pub export: Timed,
     pub reexport: Reexport,
     pub restore: Timed,
@@ -169,7 +174,7 @@ pub async fn run(cloud: &LocalCloud, settings: &BenchmarkSettings) -> Result<Res
         json!({"region": cloud.region(), "userPoolId": pool_id, "subFormat": settings.subs}),
     )?;
     let (users, groups) = fixture(settings);
-    cloud.seed(&pool_id, &users, &groups)?;
+    cloud.seed_created_over(&pool_id, &users, &groups, settings.created_over_days)?;
     let memberships: u64 = groups.iter().map(|g| g.members.len() as u64).sum();
     let deployment = workflows::deploy(cloud, &prefix, &pool_id, |stack| {
         stack.environment.insert(env::COGNITO_QUOTA_SCALE.into(), scale.to_string());
@@ -242,6 +247,7 @@ pub async fn run(cloud: &LocalCloud, settings: &BenchmarkSettings) -> Result<Res
         subs: settings.subs.clone(),
         quota_scale: scale,
         latency_ms: settings.latency_ms,
+        created_over_days: settings.created_over_days,
         export: Timed {
             users: counted,
             memberships: Some(memberships),
@@ -286,8 +292,12 @@ impl Results {
                 t.users, t.seconds, t.floor_seconds, t.binding, t.ratio, t.history_events
             )
         };
+        let created = match self.subs.as_str() {
+            "uuidv7" => format!(", created over {} days", self.created_over_days),
+            _ => String::new(),
+        };
         let mut out = format!(
-            "{} users ({} subs), quotas × {} and {} ms per Cognito call ÷ {} (time runs {} times faster)\n",
+            "{} users ({} subs{created}), quotas × {} and {} ms per Cognito call ÷ {} (time runs {} times faster)\n",
             self.users, self.subs, self.quota_scale, self.latency_ms, self.quota_scale, self.quota_scale
         );
         out.push_str(&row("export", &self.export));

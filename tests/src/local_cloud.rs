@@ -220,12 +220,23 @@ impl LocalCloud {
         users: &[crate::pools::SeedUser],
         groups: &[crate::pools::SeedGroup],
     ) -> Result<Vec<Seeded>> {
+        self.seed_created_over(pool_id, users, groups, 0.0)
+    }
+
+    /// [`Self::seed`], with the users created evenly over the last `days` days (their UUIDv7 subs show it).
+    pub fn seed_created_over(
+        &self,
+        pool_id: &str,
+        users: &[crate::pools::SeedUser],
+        groups: &[crate::pools::SeedGroup],
+        days: f64,
+    ) -> Result<Vec<Seeded>> {
         let mut seeded = Vec::with_capacity(users.len());
         // Chunks keep each request small; groups go last, once all their members exist.
         for chunk in users.chunks(5_000) {
             let out = self.post(
                 "/_local_cloud/cognito/seed",
-                json!({"region": self.region(), "userPoolId": pool_id, "users": chunk}),
+                json!({"region": self.region(), "userPoolId": pool_id, "users": chunk, "createdOverDays": days}),
             )?;
             seeded.extend(serde_json::from_value::<Vec<Seeded>>(out["users"].clone())?);
         }

@@ -23,6 +23,10 @@ struct Args {
     latency_ms: u64,
     #[arg(long, default_value_t = 1_000)]
     users_per_group: usize,
+    /// The users are created evenly over this many days: their UUIDv7 subs encode it (0: all at once, as a
+    /// bulk import into a new pool). Two years by default, as in the simulation.
+    #[arg(long, default_value_t = 730.0)]
+    created_over_days: f64,
     #[arg(long, default_value = "target/benchmark")]
     out_dir: PathBuf,
     /// Where the plot goes.
@@ -70,6 +74,7 @@ async fn main() -> Result<(), local_harness::Error> {
         quota_scale: args.quota_scale,
         latency_ms: args.latency_ms,
         users_per_group: args.users_per_group,
+        created_over_days: args.created_over_days,
     };
     let results = benchmark::run(&cloud, &settings).await?;
     print!("{}", results.table());
