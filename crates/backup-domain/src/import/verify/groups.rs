@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 
-use super::{Difference, LISTED_DIFFERENCES, Phase, Verification, groups_prefix};
+use super::{Difference, LISTED_DIFFERENCES, Phase, Verification, groups_prefix, note_difference};
 use crate::Deadline;
 use crate::import::{ImportPorts, ImportRun, target_username};
 use crate::partitions::read_partition;
@@ -105,10 +105,7 @@ struct GroupCheck {
 
 impl GroupCheck {
     fn differ(&mut self, subject: impl Into<String>, what: impl Into<String>) {
-        self.differences_total += 1;
-        if self.differences.len() < LISTED_DIFFERENCES {
-            self.differences.push(Difference { subject: subject.into(), what: what.into() });
-        }
+        note_difference(&mut self.differences_total, &mut self.differences, subject, what);
     }
 
     fn add_to(self, v: &mut Verification) {

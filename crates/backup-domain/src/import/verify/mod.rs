@@ -91,10 +91,7 @@ pub struct Verification {
 
 impl Verification {
     fn differ(&mut self, subject: impl Into<String>, what: impl Into<String>) {
-        self.differences_total += 1;
-        if self.differences.len() < LISTED_DIFFERENCES {
-            self.differences.push(Difference { subject: subject.into(), what: what.into() });
-        }
+        note_difference(&mut self.differences_total, &mut self.differences, subject, what);
     }
 
     /// Restorable users = verified + kept + explained + missing + differing: nothing unaccounted for.
@@ -110,6 +107,14 @@ impl Verification {
     /// The target matches the backup beyond the documented differences.
     pub fn verified(&self) -> bool {
         self.differences_total == 0 && self.users_explained == 0 && self.reconciles()
+    }
+}
+
+/// Counts a difference, and lists it while the report has room (all are counted).
+fn note_difference(total: &mut u64, listed: &mut Vec<Difference>, subject: impl Into<String>, what: impl Into<String>) {
+    *total += 1;
+    if listed.len() < LISTED_DIFFERENCES {
+        listed.push(Difference { subject: subject.into(), what: what.into() });
     }
 }
 
