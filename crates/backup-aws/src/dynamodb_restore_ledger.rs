@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -62,15 +62,11 @@ impl RestoreLedger for DynamoDbRestoreLedger {
     async fn record(&self, entries: &[LedgerEntry]) -> Result<(), PortError> {
         // Batches go out side by side, so a user named twice would be written in no defined order (and
         // twice in one batch, refused): the last entry for each user is the one written.
-        let last: HashMap<(&str, &str), usize> =
-            entries.iter().enumerate().map(|(i, e)| ((e.target_pool_id.as_str(), e.username.as_str()), i)).collect();
         // Collected first: closures held across the await trip the compiler's Send inference in async traits.
-        let unique: Vec<&LedgerEntry> = entries
-            .iter()
-            .enumerate()
-            .filter(|(i, e)| last.get(&(e.target_pool_id.as_str(), e.username.as_str())) == Some(i))
-            .map(|(_, e)| e)
-            .collect();
+        let mut seen = HashSet::new();
+        let mut unique: Vec<&LedgerEntry> =
+            entries.iter().rev().filter(|e| seen.insert((e.target_pool_id.as_str(), e.username.as_str()))).collect();
+        unique.reverse();
         self.batches().put_each(unique, to_item).await
     }
 
